@@ -1,0 +1,270 @@
+//! Typed settings read from the environment (12-factor). `.env.example` lists every
+//! variable with its default.
+
+use std::time::Duration;
+
+use figment::providers::{Env, Serialized};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Shortest secret accepted outside dev mode (bytes).
+pub const MIN_SECRET_LEN: usize = 32;
+/// JWTs never live longer than this, whatever the configuration says.
+pub const MAX_JWT_LIFETIME_SECS: i64 = 3600;
+
+/// Everything the auth-server can be told. Field `foo_bar` is read from `AUTH_FOO_BAR`
+/// (and `database_url` from `DATABASE_URL`).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// Postgres URL for application traffic (Neon: the `-pooler` endpoint).
+    pub database_url: String,
+    /// Postgres URL for migrations and key bootstrap (Neon: the direct endpoint);
+    /// defaults to `database_url`.
+    pub migrate_database_url: Option<String>,
+    /// Apply pending migrations at start-up.
+    pub migrate_on_start: bool,
+    /// Interface to listen on.
+    pub host: String,
+    /// Port to listen on (0 picks a free one).
+    pub port: u16,
+    /// Public URL of this server; its origin is the JWT issuer and a trusted origin,
+    /// and https here turns on `Secure` / `__Secure-` cookies.
+    pub base_url: String,
+    /// Secret that signs session cookies (≥ 32 bytes outside dev mode).
+    pub secret: Option<String>,
+    /// Comma-separated earlier secrets that still verify cookies during a rotation.
+    pub previous_secrets: String,
+    /// Allow a missing/short secret (an ephemeral one is generated) and verbose errors.
+    pub dev_mode: bool,
+    /// Comma-separated browser origins allowed to call us with credentials.
+    pub trusted_origins: String,
+    /// Enforce the Origin / Fetch-Metadata CSRF rules on cookie-carrying POSTs.
+    pub csrf_check: bool,
+    /// Trust the `X-Forwarded-For` header for the client IP (only behind a proxy).
+    pub trust_proxy: bool,
+    /// Session lifetime in seconds.
+    pub session_expires_in: i64,
+    /// A session's expiry is pushed forward once it is older than this (seconds).
+    pub session_update_age: i64,
+    /// `list-sessions` needs a session created less than this many seconds ago (0: off).
+    pub session_fresh_age: i64,
+    /// Lifetime of a `rememberMe: false` session in seconds.
+    pub session_short_expires_in: i64,
+    /// Shortest password, in UTF-16 code units (as the JS client counts).
+    pub password_min_length: usize,
+    /// Longest password, in UTF-16 code units.
+    pub password_max_length: usize,
+    /// Password hashes computed at once; each takes ~19 MiB and one core.
+    pub max_concurrent_hashes: usize,
+    /// Largest request body in bytes.
+    pub body_limit: usize,
+    /// Connections in the database pool.
+    pub db_pool_size: usize,
+    /// Worker threads for HTTP (0: one per core).
+    pub workers: usize,
+    /// Log format: `json` or `pretty`.
+    pub log_format: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: "postgres://postgres@127.0.0.1:5432/auth".into(),
+            migrate_database_url: None,
+            migrate_on_start: true,
+            host: "127.0.0.1".into(),
+            port: 8080,
+            base_url: "http://localhost:8080".into(),
+            secret: None,
+            previous_secrets: String::new(),
+            dev_mode: false,
+            trusted_origins: String::new(),
+            csrf_check: true,
+            trust_proxy: false,
+            session_expires_in: 7 * 24 * 3600,
+            session_update_age: 24 * 3600,
+            session_fresh_age: 24 * 3600,
+            session_short_expires_in: 24 * 3600,
+            password_min_length: 8,
+            password_max_length: 128,
+            max_concurrent_hashes: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            body_limit: 64 * 1024,
+            db_pool_size: 16,
+            workers: 0,
+            log_format: "json".into(),
+        }
+    }
+}
+
+/// Why the settings are not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration: {0}")]
+    Read(#[from] Box<figment::Error>),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Reads defaults, then `DATABASE_URL` and every `AUTH_*` variable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Env::raw().only(&["DATABASE_URL"]))
+            .merge(Env::prefixed("AUTH_").ignore(&["DATABASE_URL"]))
+            .extract()
+            .map_err(Box::new)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks invariants; refuses a missing or short secret outside dev mode.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if !self.dev_mode {
+            match &self.secret {
+                None => {
+                    return bad(
+                        "AUTH_SECRET is not set (set AUTH_DEV_MODE=true for a throwaway one)",
+                    )
+                }
+                Some(s) if s.len() < MIN_SECRET_LEN => {
+                    return bad("AUTH_SECRET must be at least 32 bytes (openssl rand -base64 48)")
+                }
+                _ => {}
+            }
+            if self
+                .previous_secret_list()
+                .iter()
+                .any(|s| s.len() < MIN_SECRET_LEN)
+            {
+                return bad("every AUTH_PREVIOUS_SECRETS entry must be at least 32 bytes");
+            }
+        }
+        if url::Url::parse(&self.base_url).is_err() {
+            return bad("AUTH_BASE_URL is not a URL");
+        }
+        if self.session_expires_in <= 0 || self.session_short_expires_in <= 0 {
+            return bad("session lifetimes must be positive");
+        }
+        if self.session_update_age < 0 || self.session_update_age > self.session_expires_in {
+            return bad("AUTH_SESSION_UPDATE_AGE must be between 0 and AUTH_SESSION_EXPIRES_IN");
+        }
+        if self.password_min_length == 0 || self.password_min_length > self.password_max_length {
+            return bad("password length bounds are inconsistent");
+        }
+        if self.max_concurrent_hashes == 0 || self.db_pool_size == 0 {
+            return bad("AUTH_MAX_CONCURRENT_HASHES and AUTH_DB_POOL_SIZE must be at least 1");
+        }
+        for origin in self.trusted_origin_list() {
+            if url::Url::parse(&origin).is_err() {
+                return Err(ConfigError::Invalid(format!(
+                    "AUTH_TRUSTED_ORIGINS entry {origin:?} is not an origin"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// `AUTH_TRUSTED_ORIGINS` split on commas.
+    pub fn trusted_origin_list(&self) -> Vec<String> {
+        split_list(&self.trusted_origins)
+    }
+
+    /// `AUTH_PREVIOUS_SECRETS` split on commas.
+    pub fn previous_secret_list(&self) -> Vec<String> {
+        split_list(&self.previous_secrets)
+    }
+
+    /// Whether cookies must be `Secure` with the `__Secure-` prefix.
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+
+    /// URL used for migrations and key bootstrap.
+    pub fn migration_url(&self) -> &str {
+        self.migrate_database_url
+            .as_deref()
+            .unwrap_or(&self.database_url)
+    }
+
+    /// Session lifetime.
+    pub fn session_ttl(&self, remember: bool) -> Duration {
+        let secs = if remember {
+            self.session_expires_in
+        } else {
+            self.session_short_expires_in
+        };
+        Duration::from_secs(secs.unsigned_abs())
+    }
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+// Secrets never reach logs, not even through `{:?}`.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("base_url", &self.base_url)
+            .field("dev_mode", &self.dev_mode)
+            .field("trusted_origins", &self.trusted_origins)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_secret_refused_outside_dev_mode() {
+        let s = Settings::default();
+        assert!(matches!(s.validate(), Err(ConfigError::Invalid(_))));
+        let short = Settings {
+            secret: Some("short".into()),
+            ..Settings::default()
+        };
+        assert!(short.validate().is_err());
+        let dev = Settings {
+            dev_mode: true,
+            ..Settings::default()
+        };
+        assert!(dev.validate().is_ok());
+        let good = Settings {
+            secret: Some("x".repeat(32)),
+            ..Settings::default()
+        };
+        assert!(good.validate().is_ok());
+    }
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let s = Settings {
+            secret: Some("super-secret-value-that-must-not-leak".into()),
+            ..Settings::default()
+        };
+        assert!(!format!("{s:?}").contains("super-secret"));
+    }
+
+    #[test]
+    fn lists_split_on_commas() {
+        let s = Settings {
+            trusted_origins: " http://localhost:3000 , https://app.example.com,".into(),
+            ..Settings::default()
+        };
+        assert_eq!(
+            s.trusted_origin_list(),
+            vec!["http://localhost:3000", "https://app.example.com"]
+        );
+    }
+}

@@ -1,0 +1,175 @@
+//! The cookies and headers that carry a session to the client: the signed
+//! `better-auth.session_token` cookie (`__Secure-` prefixed over https), the
+//! `dont_remember` marker, and the bearer plugin's `set-auth-token` header.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::HttpResponseBuilder;
+
+use crate::credentials::{encode_uri_component, CookieSigner};
+
+/// Header that hands bearer clients their signed session token.
+pub const SET_AUTH_TOKEN: HeaderName = HeaderName::from_static("set-auth-token");
+/// Header that carries a fresh JWT on `get-session`.
+pub const SET_AUTH_JWT: HeaderName = HeaderName::from_static("set-auth-jwt");
+
+/// Cookie names and attributes, fixed at start-up.
+#[derive(Debug, Clone)]
+pub struct SessionCookies {
+    secure: bool,
+    /// `[__Secure-]better-auth.session_token`
+    pub session_token: String,
+    dont_remember: String,
+    session_data: String,
+}
+
+impl SessionCookies {
+    /// Names with or without the `__Secure-` prefix.
+    pub fn new(secure: bool) -> Self {
+        let name = |kind: &str| {
+            let prefix = if secure { "__Secure-" } else { "" };
+            format!("{prefix}better-auth.{kind}")
+        };
+        Self {
+            secure,
+            session_token: name("session_token"),
+            dont_remember: name("dont_remember"),
+            session_data: name("session_data"),
+        }
+    }
+
+    fn cookie(&self, name: String, value: String, max_age: Option<i64>) -> Cookie<'static> {
+        let mut c = Cookie::build(name, value)
+            .path("/")
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(SameSite::Lax)
+            .finish();
+        if let Some(secs) = max_age {
+            c.set_max_age(actix_web::cookie::time::Duration::seconds(secs));
+        }
+        c
+    }
+
+    /// Sets the session cookie (and `set-auth-token`) for `token`. Remembered
+    /// sessions get `Max-Age`; others a browser-session cookie plus `dont_remember`.
+    pub fn set_session(
+        &self,
+        res: &mut HttpResponseBuilder,
+        signer: &CookieSigner,
+        token: &str,
+        remember: bool,
+        max_age: i64,
+    ) {
+        let signed = signer.sign(token);
+        res.append_header((
+            header::SET_COOKIE,
+            self.cookie(
+                self.session_token.clone(),
+                encode_uri_component(&signed),
+                remember.then_some(max_age),
+            )
+            .to_string(),
+        ));
+        if !remember {
+            res.append_header((
+                header::SET_COOKIE,
+                self.cookie(
+                    self.dont_remember.clone(),
+                    encode_uri_component(&signer.sign("true")),
+                    None,
+                )
+                .to_string(),
+            ));
+        }
+        if let Ok(v) = HeaderValue::from_str(&signed) {
+            res.insert_header((SET_AUTH_TOKEN, v));
+        }
+    }
+
+    /// Clears the three auth cookies (sign-out, revocation, expired session).
+    pub fn clear(&self, res: &mut HttpResponseBuilder) {
+        for name in [&self.session_token, &self.session_data, &self.dont_remember] {
+            res.append_header((
+                header::SET_COOKIE,
+                self.cookie(name.clone(), String::new(), Some(0))
+                    .to_string(),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::HttpResponse;
+
+    #[test]
+    fn secure_prefix_over_https() {
+        assert_eq!(
+            SessionCookies::new(true).session_token,
+            "__Secure-better-auth.session_token"
+        );
+        assert_eq!(
+            SessionCookies::new(false).session_token,
+            "better-auth.session_token"
+        );
+    }
+
+    #[test]
+    fn session_cookie_attributes() {
+        let signer = CookieSigner::new(
+            b"wire-test-secret-0123456789abcdefghijklmnopqrstuvwxyz",
+            &[],
+        );
+        let cookies = SessionCookies::new(false);
+        let mut b = HttpResponse::Ok();
+        cookies.set_session(
+            &mut b,
+            &signer,
+            "LReSsMIIRr3fCwXVBuCSycZCrnv57f7h",
+            true,
+            604_800,
+        );
+        let res = b.finish();
+        let set: Vec<_> = res
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .collect();
+        assert_eq!(set.len(), 1);
+        let c = &set[0];
+        assert!(c.starts_with("better-auth.session_token=LReSsMIIRr3fCwXVBuCSycZCrnv57f7h.jHc5M0aoRxnsRYdfjfNcDSFQDx%2FWHLIoT1TZlpnB8hY%3D;"), "{c}");
+        for attr in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=604800"] {
+            assert!(c.contains(attr), "{c} lacks {attr}");
+        }
+        assert!(!c.contains("Secure"));
+        assert_eq!(
+            res.headers().get(SET_AUTH_TOKEN).expect("header"),
+            "LReSsMIIRr3fCwXVBuCSycZCrnv57f7h.jHc5M0aoRxnsRYdfjfNcDSFQDx/WHLIoT1TZlpnB8hY="
+        );
+    }
+
+    #[test]
+    fn forgetful_session_has_no_max_age_and_a_marker() {
+        let signer = CookieSigner::new(
+            b"wire-test-secret-0123456789abcdefghijklmnopqrstuvwxyz",
+            &[],
+        );
+        let cookies = SessionCookies::new(true);
+        let mut b = HttpResponse::Ok();
+        cookies.set_session(&mut b, &signer, "tok", false, 604_800);
+        let res = b.finish();
+        let set: Vec<String> = res
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .collect();
+        assert_eq!(set.len(), 2);
+        assert!(!set[0].contains("Max-Age"));
+        assert!(set[0].contains("Secure"));
+        assert!(set[1].starts_with(
+            "__Secure-better-auth.dont_remember=true.e60Qaj2Jowu9Y%2Bf%2ByWq%2Fzr%2B7yIflqmpuBvu62vZlxr0%3D"
+        ));
+    }
+}

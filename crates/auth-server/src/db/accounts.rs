@@ -1,0 +1,53 @@
+//! `identity.accounts`: the `credential` account holds the password hash.
+
+use uuid::Uuid;
+
+use super::GenericClient;
+
+/// Creates the password account of a new user.
+pub async fn insert_credential(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    password_hash: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO identity.accounts (user_id, provider_id, account_id, password_hash)
+             VALUES ($1::uuid, 'credential', $1::uuid::text, $2)",
+        )
+        .await?;
+    client.execute(&stmt, &[&user_id, &password_hash]).await?;
+    Ok(())
+}
+
+/// The user's password hash, if they have a password.
+pub async fn credential_hash(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT password_hash FROM identity.accounts
+             WHERE user_id = $1 AND provider_id = 'credential'",
+        )
+        .await?;
+    Ok(client
+        .query_opt(&stmt, &[&user_id])
+        .await?
+        .and_then(|r| r.get(0)))
+}
+
+/// Replaces the password hash; `false` if the user has no credential account.
+pub async fn set_credential_hash(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    password_hash: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(
+            "UPDATE identity.accounts SET password_hash = $2
+             WHERE user_id = $1 AND provider_id = 'credential'",
+        )
+        .await?;
+    Ok(client.execute(&stmt, &[&user_id, &password_hash]).await? == 1)
+}

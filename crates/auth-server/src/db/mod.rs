@@ -1,0 +1,10 @@
+//! SQL, one module per table. Every statement is parameterised and prepared once per
+//! pooled connection (`prepare_cached`), which stays correct behind Neon's
+//! transaction-mode pooler because a statement never leaves the connection that
+//! prepared it.
+
+pub mod accounts;
+pub mod sessions;
+pub mod users;
+
+pub use deadpool_postgres::GenericClient;

@@ -1,0 +1,137 @@
+//! The one error type of the auth-server: each variant maps to a status and the
+//! `{message, code}` body of Better Auth's wire protocol, in one place.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use auth_wire::ErrorBody;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Schema failure; message in zod's `[body.field] …` form.
+    #[error("{0}")]
+    Validation(String),
+    #[error("Invalid JSON in request body")]
+    BadJson,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("Invalid email")]
+    InvalidEmail,
+    #[error("Password too short")]
+    PasswordTooShort,
+    #[error("Password too long")]
+    PasswordTooLong,
+    #[error("Invalid password")]
+    InvalidPassword,
+    #[error("Email can not be updated")]
+    EmailCanNotBeUpdated,
+    #[error("No fields to update")]
+    NoFieldsToUpdate,
+    #[error("Credential account not found")]
+    CredentialAccountNotFound,
+    #[error("Invalid email or password")]
+    InvalidEmailOrPassword,
+    #[error("Unauthorized")]
+    Unauthorized,
+    #[error("Invalid origin")]
+    InvalidOrigin,
+    #[error("Missing or null Origin")]
+    MissingOrNullOrigin,
+    #[error("Cross-site navigation login blocked. This request appears to be a CSRF attack.")]
+    CrossSiteNavigationLoginBlocked,
+    #[error("Invalid callbackURL")]
+    InvalidCallbackUrl,
+    #[error("Session is not fresh")]
+    SessionNotFresh,
+    #[error("User already exists. Use another email.")]
+    UserAlreadyExists,
+    #[error("POST method requires deferSessionRefresh to be enabled in session config")]
+    MethodNotAllowedDefer,
+    #[error("Too many requests. Please try again later.")]
+    TooManyRequests,
+    #[error("Service unavailable")]
+    Unavailable,
+    /// Anything unexpected: logged with its cause chain, answered with an opaque 500.
+    #[error("Internal server error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// The machine-readable code, or `None` where Better Auth sends none.
+    pub fn code(&self) -> Option<&'static str> {
+        Some(match self {
+            ApiError::Validation(_) => "VALIDATION_ERROR",
+            ApiError::BadJson => "BAD_REQUEST",
+            ApiError::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
+            ApiError::InvalidEmail => "INVALID_EMAIL",
+            ApiError::PasswordTooShort => "PASSWORD_TOO_SHORT",
+            ApiError::PasswordTooLong => "PASSWORD_TOO_LONG",
+            ApiError::InvalidPassword => "INVALID_PASSWORD",
+            ApiError::EmailCanNotBeUpdated => "EMAIL_CAN_NOT_BE_UPDATED",
+            ApiError::NoFieldsToUpdate => return None,
+            ApiError::CredentialAccountNotFound => "CREDENTIAL_ACCOUNT_NOT_FOUND",
+            ApiError::InvalidEmailOrPassword => "INVALID_EMAIL_OR_PASSWORD",
+            ApiError::Unauthorized => "UNAUTHORIZED",
+            ApiError::InvalidOrigin => "INVALID_ORIGIN",
+            ApiError::MissingOrNullOrigin => "MISSING_OR_NULL_ORIGIN",
+            ApiError::CrossSiteNavigationLoginBlocked => "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED",
+            ApiError::InvalidCallbackUrl => "INVALID_CALLBACK_URL",
+            ApiError::SessionNotFresh => "SESSION_NOT_FRESH",
+            ApiError::UserAlreadyExists => "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
+            ApiError::MethodNotAllowedDefer => "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED",
+            ApiError::TooManyRequests => return None,
+            ApiError::Unavailable => "SERVICE_UNAVAILABLE",
+            ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
+        })
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_)
+            | ApiError::BadJson
+            | ApiError::InvalidEmail
+            | ApiError::PasswordTooShort
+            | ApiError::PasswordTooLong
+            | ApiError::InvalidPassword
+            | ApiError::EmailCanNotBeUpdated
+            | ApiError::NoFieldsToUpdate
+            | ApiError::CredentialAccountNotFound => StatusCode::BAD_REQUEST,
+            ApiError::InvalidEmailOrPassword | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::InvalidOrigin
+            | ApiError::MissingOrNullOrigin
+            | ApiError::CrossSiteNavigationLoginBlocked
+            | ApiError::InvalidCallbackUrl
+            | ApiError::SessionNotFresh => StatusCode::FORBIDDEN,
+            ApiError::MethodNotAllowedDefer => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UserAlreadyExists => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(e) = self {
+            tracing::error!(error = ?e, "request failed");
+        }
+        HttpResponse::build(self.status_code()).json(ErrorBody {
+            message: self.to_string(),
+            code: self.code().map(str::to_owned),
+        })
+    }
+}
+
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        ApiError::Internal(e.into())
+    }
+}

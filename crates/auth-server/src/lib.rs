@@ -1,0 +1,19 @@
+//! The auth-server: a Better Auth–compatible identity provider on Postgres.
+//! `main.rs` is a thin shell around [`startup::Application`].
+
+pub mod body;
+pub mod config;
+pub mod cookies;
+pub mod credentials;
+pub mod csrf;
+pub mod db;
+pub mod error;
+pub mod password;
+pub mod routes;
+pub mod session_service;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -1,0 +1,82 @@
+//! `POST /api/auth/sign-up/email`.
+
+use actix_web::web::{Bytes, Data};
+use actix_web::{HttpRequest, HttpResponse};
+
+use crate::body::{self, Accepts};
+use crate::db::{accounts, users};
+use crate::error::ApiError;
+use crate::session_service::{self, ClientInfo};
+use crate::state::AppState;
+
+/// Creates a user with a password and signs them in (Better Auth's auto sign-in).
+pub async fn sign_up(
+    req: HttpRequest,
+    body: Bytes,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    state.check_login_origin(&req)?;
+    let mut f = body::parse(&req, &body, Accepts::JsonOrForm)?.object()?;
+    let name = f.string("name");
+    let email = f.string("email");
+    let password = f.string("password");
+    let image = f.opt_string("image");
+    let callback = f.opt_string("callbackURL");
+    let remember = f.opt_bool("rememberMe").unwrap_or(true);
+    f.finish()?;
+    if name.chars().count() > 256 {
+        return Err(ApiError::Validation(
+            "[body.name] Too big: expected string to have <=256 characters".into(),
+        ));
+    }
+    if image.as_ref().is_some_and(|i| i.len() > 2048) {
+        return Err(ApiError::Validation(
+            "[body.image] Too big: expected string to have <=2048 characters".into(),
+        ));
+    }
+    if callback
+        .as_deref()
+        .is_some_and(|cb| !state.origins.is_safe_redirect(cb))
+    {
+        return Err(ApiError::InvalidCallbackUrl);
+    }
+    let email = email.trim().to_lowercase();
+    if !body::is_valid_email(&email) {
+        return Err(ApiError::InvalidEmail);
+    }
+    if password.is_empty() {
+        return Err(ApiError::PasswordTooShort);
+    }
+    state.check_password_length(&password)?;
+
+    // Cheap pre-check so a taken e-mail costs no hashing; the insert below still
+    // decides races through the unique constraint.
+    if users::email_exists(&state.pool.get().await?, &email).await? {
+        return Err(ApiError::UserAlreadyExists);
+    }
+    let hash = state.hasher.hash(&password).await?;
+
+    let info = ClientInfo::of(&req, state.settings.trust_proxy);
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let user = users::insert(&tx, &name, &email, image.as_deref())
+        .await?
+        .ok_or(ApiError::UserAlreadyExists)?;
+    accounts::insert_credential(&tx, user.id, &hash).await?;
+    let (token, _) = session_service::create(&tx, &state, user.id, remember, &info).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, "user signed up");
+
+    let mut res = HttpResponse::Ok();
+    state.cookies.set_session(
+        &mut res,
+        &state.signer,
+        &token,
+        remember,
+        state.settings.session_expires_in,
+    );
+    Ok(res.json(auth_wire::TokenAndUser {
+        token: Some(token),
+        user: user.to_wire(),
+    }))
+}

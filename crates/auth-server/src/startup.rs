@@ -1,0 +1,174 @@
+//! Builds the HTTP server. `Application::build` binds its own listener, so tests
+//! start the real app on port 0.
+
+use std::net::TcpListener;
+
+use actix_cors::Cors;
+use actix_web::body::{BoxBody, EitherBody};
+use actix_web::dev::{Server, ServiceResponse};
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use anyhow::Context;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::cookies::SessionCookies;
+use crate::credentials::CookieSigner;
+use crate::csrf::TrustedOrigins;
+use crate::password::PasswordHasher;
+use crate::routes;
+use crate::state::AppState;
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Migrates (if configured), builds the pool and state, and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.validate()?;
+        if settings.migrate_on_start {
+            let mut client = database::connect(settings.migration_url())
+                .await
+                .context("connecting for migrations")?;
+            database::migrate(&mut client).await?;
+        }
+        let pool = database::build_pool(
+            &settings.database_url,
+            &database::PoolOptions {
+                max_size: settings.db_pool_size,
+                ..Default::default()
+            },
+        )?;
+        let secret = match &settings.secret {
+            Some(s) => s.clone().into_bytes(),
+            None => {
+                tracing::warn!(
+                    "dev mode: no AUTH_SECRET, using a throwaway one; sessions end at restart"
+                );
+                crate::credentials::new_token().repeat(2).into_bytes()
+            }
+        };
+        let previous: Vec<Vec<u8>> = settings
+            .previous_secret_list()
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
+        let state = web::Data::new(AppState {
+            signer: CookieSigner::new(&secret, &previous),
+            hasher: PasswordHasher::new(settings.max_concurrent_hashes)?,
+            origins: TrustedOrigins::new(&settings.base_url, &settings.trusted_origin_list()),
+            cookies: SessionCookies::new(settings.secure_cookies()),
+            pool,
+            settings,
+        });
+
+        let listener = TcpListener::bind((state.settings.host.as_str(), state.settings.port))
+            .with_context(|| format!("binding {}:{}", state.settings.host, state.settings.port))?;
+        let port = listener.local_addr()?.port();
+        let workers = state.settings.workers;
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            let body_limit = app_state.settings.body_limit;
+            App::new()
+                .wrap(error_bodies())
+                .wrap(cors(&app_state.origins))
+                .wrap(TracingLogger::default())
+                .app_data(app_state.clone())
+                .app_data(web::PayloadConfig::new(body_limit))
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+        })
+        .listen(listener)?
+        .shutdown_timeout(10);
+        if workers > 0 {
+            server = server.workers(workers);
+        }
+        let server = server.run();
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Shared state (tests use its pool and settings).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM, then drains in-flight requests (graceful shutdown).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn cors(origins: &TrustedOrigins) -> Cors {
+    let origins = origins.clone();
+    Cors::default()
+        .allowed_origin_fn(move |origin, _| {
+            origin
+                .to_str()
+                .map(|o| origins.is_trusted(o))
+                .unwrap_or(false)
+        })
+        // Untrusted origins get no CORS headers, but the request still reaches the
+        // CSRF check, which answers with Better Auth's 403 codes.
+        .block_on_origin_mismatch(false)
+        .supports_credentials()
+        .allowed_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allowed_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+            header::IF_MATCH,
+        ])
+        .expose_headers(["set-auth-token", "set-auth-jwt"])
+        .max_age(600)
+}
+
+/// Errors raised by actix itself (body too large, bad query string …) become the
+/// same JSON error body as ours. 404/405 stay empty, as Better Auth sends them.
+fn error_bodies() -> ErrorHandlers<BoxBody> {
+    ErrorHandlers::new().default_handler_client(|res: ServiceResponse<BoxBody>| {
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        let status = res.status();
+        if is_json || status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED {
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+        let (code, message) = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "Request body too large"),
+            _ => ("BAD_REQUEST", "Bad request"),
+        };
+        let (req, _) = res.into_parts();
+        let body = HttpResponse::build(status).json(auth_wire::ErrorBody {
+            message: message.into(),
+            code: Some(code.into()),
+        });
+        Ok(ErrorHandlerResponse::Response(
+            ServiceResponse::new(req, body).map_into_right_body(),
+        ))
+    })
+}
+
+/// Keeps `EitherBody` in scope for readers of the handler signature above.
+#[allow(dead_code)]
+type Handled = ServiceResponse<EitherBody<BoxBody>>;

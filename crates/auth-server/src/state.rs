@@ -1,0 +1,53 @@
+//! Everything a handler needs, built once at start-up and shared (no statics).
+
+use actix_web::HttpRequest;
+use deadpool_postgres::Pool;
+
+use crate::config::Settings;
+use crate::cookies::SessionCookies;
+use crate::credentials::CookieSigner;
+use crate::csrf::TrustedOrigins;
+use crate::error::ApiError;
+use crate::password::PasswordHasher;
+
+/// Shared application state.
+pub struct AppState {
+    pub settings: Settings,
+    pub pool: Pool,
+    pub signer: CookieSigner,
+    pub hasher: PasswordHasher,
+    pub origins: TrustedOrigins,
+    pub cookies: SessionCookies,
+}
+
+impl AppState {
+    /// CSRF rule for state-changing endpoints (unless turned off).
+    pub fn check_origin(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        if self.settings.csrf_check {
+            self.origins.check(req)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// CSRF rule for sign-in and sign-up (unless turned off).
+    pub fn check_login_origin(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        if self.settings.csrf_check {
+            self.origins.check_login(req)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Validates a password's length in UTF-16 code units, as the JS client counts.
+    pub fn check_password_length(&self, password: &str) -> Result<(), ApiError> {
+        let len = password.encode_utf16().count();
+        if len < self.settings.password_min_length {
+            Err(ApiError::PasswordTooShort)
+        } else if len > self.settings.password_max_length {
+            Err(ApiError::PasswordTooLong)
+        } else {
+            Ok(())
+        }
+    }
+}

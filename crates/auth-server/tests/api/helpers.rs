@@ -1,0 +1,193 @@
+//! Starts the real auth-server on port 0 against a fresh database.
+
+use auth_server::{Application, Settings};
+use reqwest::header::HeaderMap;
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+use test_support::TestDatabase;
+
+/// The secret of the wire spec's captures, so its test vectors apply.
+pub const SPEC_SECRET: &str = "wire-test-secret-0123456789abcdefghijklmnopqrstuvwxyz";
+/// The trusted browser origin configured for tests.
+pub const TRUSTED: &str = "http://localhost:3000";
+
+/// A running app with its own database.
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub db: TestDatabase,
+}
+
+/// A signed-up user with their first session.
+pub struct TestUser {
+    pub email: String,
+    pub password: String,
+    /// The raw session token (JSON `token`).
+    pub token: String,
+    /// `token.sig` as in `set-auth-token`.
+    pub signed: String,
+    pub id: String,
+}
+
+/// Settings every test starts from.
+pub fn test_settings(db: &TestDatabase) -> Settings {
+    Settings {
+        database_url: db.url().to_owned(),
+        migrate_on_start: false,
+        host: "127.0.0.1".into(),
+        port: 0,
+        base_url: "http://localhost:4100".into(),
+        secret: Some(SPEC_SECRET.into()),
+        trusted_origins: TRUSTED.into(),
+        max_concurrent_hashes: 2,
+        db_pool_size: 4,
+        workers: 1,
+        log_format: "pretty".into(),
+        ..Settings::default()
+    }
+}
+
+/// Starts the app with default test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the app after `tweak` adjusts its settings.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        auth_server::telemetry::init("pretty");
+    }
+    let db = TestDatabase::new().await;
+    let mut settings = test_settings(&db);
+    tweak(&mut settings);
+    let app = Application::build(settings).await.expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        db,
+    }
+}
+
+/// Values of every `set-cookie` header.
+pub fn set_cookies(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_owned())
+        .collect()
+}
+
+impl TestApp {
+    /// `{address}/api/auth{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/api/auth{}", self.address, path)
+    }
+
+    /// POSTs JSON with no cookies and no Origin (a server-side caller).
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// POSTs JSON as a bearer client.
+    pub async fn post_bearer(&self, path: &str, bearer: &str, body: &Value) -> Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(bearer)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// GETs as a bearer client.
+    pub async fn get_bearer(&self, path: &str, bearer: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// The session JSON (or null) for a bearer credential.
+    pub async fn session_of(&self, bearer: &str) -> Value {
+        let res = self.get_bearer("/get-session", bearer).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.expect("json")
+    }
+
+    /// Signs up a fresh user and returns their credentials.
+    pub async fn user(&self, email: &str) -> TestUser {
+        let password = "correct-horse-battery".to_owned();
+        let res = self
+            .post(
+                "/sign-up/email",
+                &json!({"name": "Test User", "email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "sign-up failed");
+        let signed = res
+            .headers()
+            .get("set-auth-token")
+            .expect("set-auth-token")
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        let body: Value = res.json().await.expect("json");
+        TestUser {
+            email: email.to_lowercase(),
+            password,
+            token: body["token"].as_str().expect("token").to_owned(),
+            signed,
+            id: body["user"]["id"].as_str().expect("id").to_owned(),
+        }
+    }
+
+    /// Signs in and returns the new bearer (`token.sig`).
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let res = self
+            .post(
+                "/sign-in/email",
+                &json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "sign-in failed");
+        res.headers()
+            .get("set-auth-token")
+            .expect("set-auth-token")
+            .to_str()
+            .expect("ascii")
+            .to_owned()
+    }
+
+    /// Runs SQL against the app's database (to move timestamps, inspect rows).
+    pub async fn sql(&self, sql: &str) -> Vec<tokio_postgres::Row> {
+        let client = self.db.client().await;
+        client.query(sql, &[]).await.expect("sql")
+    }
+}
+
+/// Asserts an error response's status and code, returning its body.
+pub async fn assert_error(res: Response, status: StatusCode, code: Option<&str>) -> Value {
+    assert_eq!(res.status(), status);
+    assert_eq!(
+        res.headers()
+            .get("content-type")
+            .map(|v| v.to_str().expect("ascii")),
+        Some("application/json")
+    );
+    let body: Value = res.json().await.expect("json error body");
+    assert_eq!(body["code"].as_str(), code, "body: {body}");
+    assert!(body["message"].is_string(), "body: {body}");
+    body
+}

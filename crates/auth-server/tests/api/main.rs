@@ -1,0 +1,11 @@
+//! API tests of the auth-server: one binary, each test on its own database.
+
+mod helpers;
+
+mod browser;
+mod health;
+mod password;
+mod session;
+mod sign_in;
+mod sign_up;
+mod user;

@@ -1,0 +1,235 @@
+//! Postgres access shared by our services: a deadpool-postgres pool built from a
+//! `DATABASE_URL` (TLS when the URL asks for it, as Neon's do) and the migration
+//! runner that applies `migrations/` exactly once, even when several instances
+//! start at the same time.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
+use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
+use postgres_openssl::MakeTlsConnector;
+use sha2::{Digest, Sha256};
+use tokio_postgres::config::SslMode;
+
+pub use deadpool_postgres;
+pub use tokio_postgres;
+
+mod embedded {
+    refinery::embed_migrations!("../../migrations");
+}
+
+/// Name of refinery's bookkeeping table; lives in our own schema, never in `public`.
+const MIGRATION_TABLE: &str = "identity.schema_history";
+/// Key of the session advisory lock held while migrating ("auth" in ASCII, then 1).
+const MIGRATION_LOCK_KEY: i64 = 0x6175_7468_0000_0001;
+
+/// Errors raised while connecting or migrating.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    #[error("TLS setup failed: {0}")]
+    Tls(#[from] openssl::error::ErrorStack),
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("could not build the connection pool: {0}")]
+    Pool(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
+
+/// How the pool is sized and how long it waits. Defaults suit Neon's pooled endpoint:
+/// connections recycle with a check and are dropped well before Neon's 5-minute
+/// scale-to-zero would kill them under us.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Largest number of connections this process opens.
+    pub max_size: usize,
+    /// How long a request waits for a free connection.
+    pub wait_timeout: Duration,
+    /// How long opening a new connection may take (Neon wake-up included).
+    pub create_timeout: Duration,
+    /// How long the recycle check of an idle connection may take.
+    pub recycle_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 16,
+            wait_timeout: Duration::from_secs(5),
+            create_timeout: Duration::from_secs(15),
+            recycle_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A parsed connection target: the driver config plus the TLS connector it needs.
+pub struct ConnectTarget {
+    /// tokio-postgres configuration (host, user, database, sslmode, channel binding …).
+    pub config: tokio_postgres::Config,
+    /// OpenSSL connector; it supplies channel-binding data, which Neon's SCRAM-PLUS needs.
+    pub tls: MakeTlsConnector,
+}
+
+/// Parses a libpq-style URL. `sslmode=verify-full|verify-ca` (which tokio-postgres
+/// does not parse) become `require` with certificate (and host name) verification;
+/// plain `require` encrypts without verifying, as libpq does.
+pub fn parse_url(url: &str) -> Result<ConnectTarget, DbError> {
+    let (normalised, verify) = normalise_sslmode(url);
+    let config = tokio_postgres::Config::from_str(&normalised)
+        .map_err(|e| DbError::InvalidUrl(e.to_string()))?;
+    let mut builder = SslConnector::builder(SslMethod::tls_client())?;
+    match verify {
+        Verify::None => builder.set_verify(SslVerifyMode::NONE),
+        Verify::Ca | Verify::Full => builder.set_verify(SslVerifyMode::PEER),
+    }
+    let mut tls = MakeTlsConnector::new(builder.build());
+    if verify != Verify::Full {
+        tls.set_callback(|cfg, _| {
+            cfg.set_verify_hostname(false);
+            Ok(())
+        });
+    }
+    Ok(ConnectTarget { config, tls })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verify {
+    None,
+    Ca,
+    Full,
+}
+
+fn normalise_sslmode(url: &str) -> (String, Verify) {
+    for (from, verify) in [
+        ("sslmode=verify-full", Verify::Full),
+        ("sslmode=verify-ca", Verify::Ca),
+    ] {
+        if url.contains(from) {
+            return (url.replace(from, "sslmode=require"), verify);
+        }
+    }
+    (url.to_owned(), Verify::None)
+}
+
+/// Whether the URL demands TLS (sslmode=require or stricter).
+pub fn requires_tls(target: &ConnectTarget) -> bool {
+    target.config.get_ssl_mode() == SslMode::Require
+}
+
+/// Builds the connection pool. No connection is opened until the first checkout, so
+/// start-up never blocks on (or races) the database.
+pub fn build_pool(url: &str, options: &PoolOptions) -> Result<Pool, DbError> {
+    let target = parse_url(url)?;
+    let manager = deadpool_postgres::Manager::from_config(
+        target.config,
+        target.tls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Verified,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(options.max_size)
+        .timeouts(Timeouts {
+            wait: Some(options.wait_timeout),
+            create: Some(options.create_timeout),
+            recycle: Some(options.recycle_timeout),
+        })
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|e| DbError::Pool(e.to_string()))
+}
+
+/// Opens one standalone connection (for migrations and admin commands) and drives it
+/// on a background task.
+pub async fn connect(url: &str) -> Result<tokio_postgres::Client, DbError> {
+    let target = parse_url(url)?;
+    let (client, connection) = target.config.connect(target.tls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(error = %e, "database connection closed with an error");
+        }
+    });
+    Ok(client)
+}
+
+/// Applies every pending migration under a session advisory lock, so concurrent
+/// instances apply each file exactly once. Run it against a direct (not pooled)
+/// endpoint: transaction poolers cannot hold session locks.
+pub async fn migrate(client: &mut tokio_postgres::Client) -> Result<usize, DbError> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+        .await?;
+    let result = run_migrations(client).await;
+    // Unlock even when migrating failed; closing the session would release it too.
+    let unlock = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
+        .await;
+    let applied = result?;
+    unlock?;
+    Ok(applied)
+}
+
+async fn run_migrations(client: &mut tokio_postgres::Client) -> Result<usize, DbError> {
+    client
+        .batch_execute("CREATE SCHEMA IF NOT EXISTS identity")
+        .await?;
+    let report = embedded::migrations::runner()
+        .set_migration_table_name(MIGRATION_TABLE)
+        .run_async(client)
+        .await
+        .map_err(|e| DbError::Migration(e.to_string()))?;
+    let applied = report.applied_migrations().len();
+    for m in report.applied_migrations() {
+        tracing::info!(migration = %m, "applied migration");
+    }
+    Ok(applied)
+}
+
+/// A digest of every embedded migration (names and checksums): changes whenever a
+/// migration is added or edited. Test harnesses key their template databases on it.
+pub fn migrations_fingerprint() -> String {
+    let mut hasher = Sha256::new();
+    for m in embedded::migrations::runner().get_migrations() {
+        hasher.update(m.to_string().as_bytes());
+        hasher.update(m.checksum().to_le_bytes());
+    }
+    let digest = hasher.finalize();
+    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_full_becomes_require_with_verification() {
+        let (url, verify) =
+            normalise_sslmode("postgres://u:p@ep-x.aws.neon.tech/db?sslmode=verify-full");
+        assert_eq!(url, "postgres://u:p@ep-x.aws.neon.tech/db?sslmode=require");
+        assert_eq!(verify, Verify::Full);
+    }
+
+    #[test]
+    fn neon_style_url_parses_with_channel_binding() {
+        let target = parse_url(
+            "postgresql://u:p@ep-x-pooler.eu-central-1.aws.neon.tech/neondb?sslmode=require&channel_binding=require",
+        )
+        .expect("parses");
+        assert!(requires_tls(&target));
+        assert_eq!(
+            target.config.get_channel_binding(),
+            tokio_postgres::config::ChannelBinding::Require
+        );
+    }
+
+    #[test]
+    fn garbage_url_is_an_error() {
+        assert!(matches!(
+            parse_url("postgres://u@h/db?sslmode=sometimes"),
+            Err(DbError::InvalidUrl(_))
+        ));
+    }
+}
