@@ -64,6 +64,25 @@ pub struct Settings {
     pub workers: usize,
     /// Log format: `json` or `pretty`.
     pub log_format: String,
+    /// Secret from which the key sealing private JWT keys at rest is derived
+    /// (≥ 32 bytes outside dev mode; dev mode falls back to the cookie secret).
+    pub key_encryption_secret: Option<String>,
+    /// Comma-separated earlier key-encryption secrets that still open sealed keys.
+    pub previous_key_encryption_secrets: String,
+    /// JWT lifetime in seconds (60 ..= 3600).
+    pub jwt_lifetime: i64,
+    /// JWT `iss`; defaults to the origin of `base_url`.
+    pub jwt_issuer: Option<String>,
+    /// Comma-separated JWT audiences; defaults to the issuer (as Better Auth does).
+    pub jwt_audience: String,
+    /// `Cache-Control: max-age` of the JWKS, seconds; a new key is published at least
+    /// this long (plus the refresh interval) before it signs.
+    pub jwks_max_age: i64,
+    /// Start a key rotation automatically this many seconds after a key began
+    /// signing (0: only by `auth-server keys rotate`).
+    pub key_rotation_interval: i64,
+    /// How often each instance reloads keys and runs lifecycle steps, seconds.
+    pub key_refresh_interval: i64,
 }
 
 impl Default for Settings {
@@ -94,6 +113,14 @@ impl Default for Settings {
             db_pool_size: 16,
             workers: 0,
             log_format: "json".into(),
+            key_encryption_secret: None,
+            previous_key_encryption_secrets: String::new(),
+            jwt_lifetime: 900,
+            jwt_issuer: None,
+            jwt_audience: String::new(),
+            jwks_max_age: 600,
+            key_rotation_interval: 0,
+            key_refresh_interval: 30,
         }
     }
 }
@@ -141,6 +168,33 @@ impl Settings {
             {
                 return bad("every AUTH_PREVIOUS_SECRETS entry must be at least 32 bytes");
             }
+            match &self.key_encryption_secret {
+                None => {
+                    return bad(
+                        "AUTH_KEY_ENCRYPTION_SECRET is not set (it seals the JWT signing keys)",
+                    )
+                }
+                Some(s) if s.len() < MIN_SECRET_LEN => {
+                    return bad("AUTH_KEY_ENCRYPTION_SECRET must be at least 32 bytes")
+                }
+                _ => {}
+            }
+            if self
+                .previous_kek_list()
+                .iter()
+                .any(|s| s.len() < MIN_SECRET_LEN)
+            {
+                return bad(
+                    "every AUTH_PREVIOUS_KEY_ENCRYPTION_SECRETS entry must be at least 32 bytes",
+                );
+            }
+        }
+        if !(60..=MAX_JWT_LIFETIME_SECS).contains(&self.jwt_lifetime) {
+            return bad("AUTH_JWT_LIFETIME must be between 60 and 3600 seconds");
+        }
+        if self.jwks_max_age < 0 || self.key_rotation_interval < 0 || self.key_refresh_interval <= 0
+        {
+            return bad("AUTH_JWKS_MAX_AGE and AUTH_KEY_ROTATION_INTERVAL must be >= 0, AUTH_KEY_REFRESH_INTERVAL > 0");
         }
         if url::Url::parse(&self.base_url).is_err() {
             return bad("AUTH_BASE_URL is not a URL");
@@ -175,6 +229,28 @@ impl Settings {
     /// `AUTH_PREVIOUS_SECRETS` split on commas.
     pub fn previous_secret_list(&self) -> Vec<String> {
         split_list(&self.previous_secrets)
+    }
+
+    /// JWT issuer: `AUTH_JWT_ISSUER`, else the origin of the base URL.
+    pub fn issuer(&self) -> String {
+        self.jwt_issuer.clone().unwrap_or_else(|| {
+            crate::csrf::origin_of(&self.base_url).unwrap_or_else(|| self.base_url.clone())
+        })
+    }
+
+    /// JWT audiences: `AUTH_JWT_AUDIENCE`, else the issuer.
+    pub fn audiences(&self) -> Vec<String> {
+        let list = split_list(&self.jwt_audience);
+        if list.is_empty() {
+            vec![self.issuer()]
+        } else {
+            list
+        }
+    }
+
+    /// `AUTH_PREVIOUS_KEY_ENCRYPTION_SECRETS` split on commas.
+    pub fn previous_kek_list(&self) -> Vec<String> {
+        split_list(&self.previous_key_encryption_secrets)
     }
 
     /// Whether cookies must be `Secure` with the `__Secure-` prefix.
@@ -218,6 +294,10 @@ impl std::fmt::Debug for Settings {
             .field("dev_mode", &self.dev_mode)
             .field("trusted_origins", &self.trusted_origins)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "key_encryption_secret",
+                &self.key_encryption_secret.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -240,11 +320,37 @@ mod tests {
             ..Settings::default()
         };
         assert!(dev.validate().is_ok());
-        let good = Settings {
+        let no_kek = Settings {
             secret: Some("x".repeat(32)),
             ..Settings::default()
         };
+        assert!(no_kek.validate().is_err());
+        let good = Settings {
+            secret: Some("x".repeat(32)),
+            key_encryption_secret: Some("k".repeat(32)),
+            ..Settings::default()
+        };
         assert!(good.validate().is_ok());
+    }
+
+    #[test]
+    fn jwt_lifetime_is_capped_at_one_hour() {
+        let s = Settings {
+            dev_mode: true,
+            jwt_lifetime: 7200,
+            ..Settings::default()
+        };
+        assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn issuer_and_audience_default_to_the_base_origin() {
+        let s = Settings {
+            base_url: "https://auth.example.com/some/path".into(),
+            ..Settings::default()
+        };
+        assert_eq!(s.issuer(), "https://auth.example.com");
+        assert_eq!(s.audiences(), vec!["https://auth.example.com"]);
     }
 
     #[test]

@@ -8,6 +8,8 @@ pub mod credentials;
 pub mod csrf;
 pub mod db;
 pub mod error;
+pub mod jwt;
+pub mod keys;
 pub mod password;
 pub mod routes;
 pub mod session_service;

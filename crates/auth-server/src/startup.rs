@@ -2,6 +2,7 @@
 //! start the real app on port 0.
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_cors::Cors;
 use actix_web::body::{BoxBody, EitherBody};
@@ -16,6 +17,8 @@ use crate::config::Settings;
 use crate::cookies::SessionCookies;
 use crate::credentials::CookieSigner;
 use crate::csrf::TrustedOrigins;
+use crate::jwt::TokenIssuer;
+use crate::keys::{self, KeyPolicy, KeyStore, Sealer};
 use crate::password::PasswordHasher;
 use crate::routes;
 use crate::state::AppState;
@@ -25,6 +28,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    key_task: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -44,7 +48,7 @@ impl Application {
                 ..Default::default()
             },
         )?;
-        let secret = match &settings.secret {
+        let secret: Vec<u8> = match &settings.secret {
             Some(s) => s.clone().into_bytes(),
             None => {
                 tracing::warn!(
@@ -58,7 +62,15 @@ impl Application {
             .into_iter()
             .map(String::into_bytes)
             .collect();
+        let keys = key_store(&settings);
+        let tokens = TokenIssuer::new(
+            settings.issuer(),
+            settings.audiences(),
+            Duration::from_secs(settings.jwt_lifetime.unsigned_abs()),
+        );
         let state = web::Data::new(AppState {
+            keys,
+            tokens,
             signer: CookieSigner::new(&secret, &previous),
             hasher: PasswordHasher::new(settings.max_concurrent_hashes)?,
             origins: TrustedOrigins::new(&settings.base_url, &settings.trusted_origin_list()),
@@ -66,6 +78,12 @@ impl Application {
             pool,
             settings,
         });
+
+        for event in keys::ensure_signing_key(&state.pool, state.keys.sealer()).await? {
+            tracing::info!(?event, "signing key bootstrap");
+        }
+        state.keys.reload(&state.pool).await?;
+        let key_task = tokio::spawn(key_maintenance(state.clone()));
 
         let listener = TcpListener::bind((state.settings.host.as_str(), state.settings.port))
             .with_context(|| format!("binding {}:{}", state.settings.host, state.settings.port))?;
@@ -93,6 +111,7 @@ impl Application {
             port,
             server,
             state,
+            key_task,
         })
     }
 
@@ -108,7 +127,59 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests (graceful shutdown).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.key_task.abort();
+        result
+    }
+}
+
+/// The key store the settings describe (sealer from the key-encryption secrets).
+pub fn key_store(settings: &Settings) -> KeyStore {
+    let kek = settings
+        .key_encryption_secret
+        .as_deref()
+        .or(settings.secret.as_deref())
+        .map(|s| s.as_bytes().to_vec())
+        .unwrap_or_else(|| crate::credentials::new_token().repeat(2).into_bytes());
+    let previous: Vec<Vec<u8>> = settings
+        .previous_kek_list()
+        .into_iter()
+        .map(String::into_bytes)
+        .collect();
+    KeyStore::new(Sealer::new(&kek, &previous), key_policy(settings))
+}
+
+/// Lifecycle timing from the settings.
+pub fn key_policy(settings: &Settings) -> KeyPolicy {
+    let secs = |s: i64| Duration::from_secs(s.unsigned_abs());
+    KeyPolicy {
+        jwks_max_age: secs(settings.jwks_max_age),
+        refresh_interval: secs(settings.key_refresh_interval),
+        jwt_lifetime: secs(settings.jwt_lifetime),
+        rotation_interval: (settings.key_rotation_interval > 0)
+            .then(|| secs(settings.key_rotation_interval)),
+    }
+}
+
+/// Every instance periodically runs the key lifecycle and reloads the key set, so a
+/// rotation made anywhere reaches it without a restart.
+async fn key_maintenance(state: web::Data<AppState>) {
+    let mut tick = tokio::time::interval(state.keys.policy().refresh_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match keys::maintain(&state.pool, &state.keys).await {
+            Ok(events) => {
+                for event in events {
+                    tracing::info!(?event, "signing key lifecycle");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "key maintenance failed"),
+        }
+        if let Err(e) = state.keys.reload(&state.pool).await {
+            tracing::warn!(error = %e, "key reload failed; keeping the previous key set");
+        }
     }
 }
 

@@ -8,6 +8,8 @@ use crate::cookies::SessionCookies;
 use crate::credentials::CookieSigner;
 use crate::csrf::TrustedOrigins;
 use crate::error::ApiError;
+use crate::jwt::TokenIssuer;
+use crate::keys::KeyStore;
 use crate::password::PasswordHasher;
 
 /// Shared application state.
@@ -18,6 +20,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub origins: TrustedOrigins,
     pub cookies: SessionCookies,
+    pub keys: KeyStore,
+    pub tokens: TokenIssuer,
 }
 
 impl AppState {

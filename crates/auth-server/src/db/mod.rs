@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod sessions;
+pub mod signing_keys;
 pub mod users;
 
 pub use deadpool_postgres::GenericClient;

@@ -6,6 +6,7 @@ mod password;
 mod session;
 mod sign_in;
 mod sign_up;
+mod tokens;
 mod user;
 
 use actix_web::{web, HttpResponse};
@@ -23,9 +24,16 @@ fn resource(path: &str) -> actix_web::Resource {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .route("/.well-known/jwks.json", web::get().to(tokens::jwks))
+        .route(
+            "/.well-known/openid-configuration",
+            web::get().to(tokens::openid_configuration),
+        )
         .service(
             web::scope("/api/auth")
                 .service(resource("/ok").route(web::get().to(health::ok)))
+                .service(resource("/token").route(web::get().to(tokens::token)))
+                .service(resource("/jwks").route(web::get().to(tokens::jwks)))
                 .service(resource("/sign-up/email").route(web::post().to(sign_up::sign_up)))
                 .service(resource("/sign-in/email").route(web::post().to(sign_in::sign_in)))
                 .service(

@@ -44,6 +44,12 @@ pub async fn get_session(
             Ok(res.json(serde_json::Value::Null))
         }
         Resolved::Live { current, refreshed } => {
+            let jwt = state
+                .tokens
+                .token_for(&state.keys, &current.session, &current.user)?;
+            if let Ok(v) = header::HeaderValue::from_str(&jwt) {
+                res.insert_header((crate::cookies::SET_AUTH_JWT, v));
+            }
             if refreshed {
                 state.cookies.set_session(
                     &mut res,

@@ -29,10 +29,15 @@ async fn probes_and_ok() {
 
 #[tokio::test]
 async fn readyz_fails_when_the_database_is_unreachable() {
-    let app = spawn_app_with(|s| {
-        s.database_url = "postgres://postgres@127.0.0.1:1/none?connect_timeout=1".into();
-    })
-    .await;
+    let app = spawn_app().await;
+    let (admin, conn) = tokio_postgres::connect(&test_support::admin_url(), tokio_postgres::NoTls)
+        .await
+        .expect("admin");
+    tokio::spawn(conn);
+    admin
+        .batch_execute(&format!("DROP DATABASE \"{}\" WITH (FORCE)", app.db.name()))
+        .await
+        .expect("drop");
     let res = app
         .http
         .get(format!("{}/readyz", app.address))

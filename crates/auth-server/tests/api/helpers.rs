@@ -1,5 +1,6 @@
 //! Starts the real auth-server on port 0 against a fresh database.
 
+use auth_server::state::AppState;
 use auth_server::{Application, Settings};
 use reqwest::header::HeaderMap;
 use reqwest::{Response, StatusCode};
@@ -8,12 +9,16 @@ use test_support::TestDatabase;
 
 /// The secret of the wire spec's captures, so its test vectors apply.
 pub const SPEC_SECRET: &str = "wire-test-secret-0123456789abcdefghijklmnopqrstuvwxyz";
+/// Key-encryption secret for tests.
+pub const TEST_KEK: &str = "test-key-encryption-secret-0123456789abcdef";
 /// The trusted browser origin configured for tests.
 pub const TRUSTED: &str = "http://localhost:3000";
 
 /// A running app with its own database.
 pub struct TestApp {
     pub address: String,
+    pub state: actix_web::web::Data<AppState>,
+    pub settings: Settings,
     pub http: reqwest::Client,
     pub db: TestDatabase,
 }
@@ -38,6 +43,7 @@ pub fn test_settings(db: &TestDatabase) -> Settings {
         port: 0,
         base_url: "http://localhost:4100".into(),
         secret: Some(SPEC_SECRET.into()),
+        key_encryption_secret: Some(TEST_KEK.into()),
         trusted_origins: TRUSTED.into(),
         max_concurrent_hashes: 2,
         db_pool_size: 4,
@@ -60,17 +66,26 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDatabase::new().await;
     let mut settings = test_settings(&db);
     tweak(&mut settings);
-    let app = Application::build(settings).await.expect("app builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let (address, state) = start(settings.clone()).await;
     TestApp {
         address,
+        state,
+        settings,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client"),
         db,
     }
+}
+
+/// Builds and spawns an app; returns its address and state.
+pub async fn start(settings: Settings) -> (String, actix_web::web::Data<AppState>) {
+    let app = Application::build(settings).await.expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    (address, state)
 }
 
 /// Values of every `set-cookie` header.

@@ -8,4 +8,5 @@ mod password;
 mod session;
 mod sign_in;
 mod sign_up;
+mod tokens;
 mod user;

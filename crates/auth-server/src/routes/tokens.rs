@@ -1,0 +1,58 @@
+//! JWTs for backends and the keys to verify them: `/token`, JWKS, OIDC discovery.
+
+use actix_web::http::header;
+use actix_web::web::Data;
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::session_service;
+use crate::state::AppState;
+
+/// `GET /api/auth/token`: `{token}` for the request's session, 401 without one.
+pub async fn token(req: HttpRequest, state: Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let current = session_service::require(&state, &req).await?;
+    let token = state
+        .tokens
+        .token_for(&state.keys, &current.session, &current.user)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(auth_wire::JwtResponse {
+            token: token.to_string(),
+        }))
+}
+
+/// `GET /api/auth/jwks` and `/.well-known/jwks.json`: every published key
+/// (next, current, retired), cacheable for the advertised max-age.
+pub async fn jwks(state: Data<AppState>) -> HttpResponse {
+    let set = state.keys.snapshot();
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((
+            header::CACHE_CONTROL,
+            format!("public, max-age={}", state.settings.jwks_max_age),
+        ))
+        .body(set.jwks.clone())
+}
+
+/// `GET /.well-known/openid-configuration`: enough discovery for standard JWT
+/// libraries to find and pin our keys.
+pub async fn openid_configuration(state: Data<AppState>) -> HttpResponse {
+    let issuer = state.tokens.issuer();
+    HttpResponse::Ok()
+        .insert_header((
+            header::CACHE_CONTROL,
+            format!("public, max-age={}", state.settings.jwks_max_age),
+        ))
+        .json(json!({
+            "issuer": issuer,
+            "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "subject_types_supported": ["public"],
+            "response_types_supported": ["token"],
+            "claims_supported": [
+                "iss", "aud", "sub", "iat", "nbf", "exp", "jti", "sid", "role",
+                "name", "email", "emailVerified", "image"
+            ],
+        }))
+}
