@@ -1,0 +1,146 @@
+//! actix-web integration: the [`AuthenticatedUser`] extractor.
+//!
+//! ```no_run
+//! use actix_web::{get, web, App, HttpServer};
+//! use jwt_verifier::{actix::AuthenticatedUser, Verifier, VerifierConfig};
+//!
+//! #[get("/me")]
+//! async fn me(user: AuthenticatedUser) -> String {
+//!     user.0.email
+//! }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let verifier = Verifier::new(VerifierConfig::new(
+//!     "https://auth.example.com/api/auth/jwks",
+//!     "https://auth.example.com",
+//!     "profile-api",
+//! ))
+//! .expect("valid config");
+//! HttpServer::new(move || {
+//!     App::new()
+//!         .app_data(web::Data::new(verifier.clone()))
+//!         .service(me)
+//! })
+//! .bind(("127.0.0.1", 8080))?
+//! .run()
+//! .await
+//! # }
+//! ```
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
+use actix_web::http::StatusCode;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+use auth_wire::{AccessClaims, ErrorBody};
+
+use crate::{Verifier, VerifyError};
+
+/// The verified claims of the request's `Authorization: Bearer` token.
+///
+/// Needs a [`Verifier`] in app data, as `web::Data<Verifier>` (or a plain
+/// `Verifier`). Any failure answers 401 via [`AuthError`].
+#[derive(Debug, Clone)]
+pub struct AuthenticatedUser(pub AccessClaims);
+
+/// Why [`AuthenticatedUser`] refused a request, shaped as the response.
+///
+/// Deliberately coarse: the precise [`VerifyError`] is logged, never sent, so a
+/// client cannot probe which check failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization: Bearer` credentials: 401, `WWW-Authenticate: Bearer`,
+    /// code `UNAUTHORIZED` (RFC 6750 §3.1: no error code when none were sent).
+    #[error("Unauthorized")]
+    MissingCredentials,
+    /// A bearer token that failed verification: 401,
+    /// `WWW-Authenticate: Bearer error="invalid_token"`, code `INVALID_TOKEN`.
+    #[error("Invalid or expired token")]
+    InvalidToken,
+    /// No `Verifier` in app data: a wiring bug of the service, so 500, not 401
+    /// (which would send clients into a pointless re-login loop).
+    #[error("Internal server error")]
+    Misconfigured,
+}
+
+impl ResponseError for AuthError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AuthError::MissingCredentials | AuthError::InvalidToken => StatusCode::UNAUTHORIZED,
+            AuthError::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (challenge, code) = match self {
+            AuthError::MissingCredentials => (Some("Bearer"), "UNAUTHORIZED"),
+            AuthError::InvalidToken => (Some(r#"Bearer error="invalid_token""#), "INVALID_TOKEN"),
+            AuthError::Misconfigured => (None, "INTERNAL_SERVER_ERROR"),
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        if let Some(challenge) = challenge {
+            response.insert_header((WWW_AUTHENTICATE, HeaderValue::from_static(challenge)));
+        }
+        response.json(ErrorBody {
+            message: self.to_string(),
+            code: Some(code.to_owned()),
+        })
+    }
+}
+
+impl FromRequest for AuthenticatedUser {
+    type Error = AuthError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let verifier = req
+            .app_data::<web::Data<Verifier>>()
+            .map(|data| data.get_ref().clone())
+            .or_else(|| req.app_data::<Verifier>().cloned());
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let Some(verifier) = verifier else {
+                tracing::error!("AuthenticatedUser used without a Verifier in app data");
+                return Err(AuthError::Misconfigured);
+            };
+            let token = token?;
+            match verifier.verify(&token).await {
+                Ok(claims) => Ok(AuthenticatedUser(claims)),
+                Err(reason) => {
+                    // The reason only; the token itself never reaches the logs.
+                    if matches!(reason, VerifyError::JwksUnavailable(_)) {
+                        tracing::info!(%reason, "bearer token rejected");
+                    } else {
+                        tracing::debug!(%reason, "bearer token rejected");
+                    }
+                    Err(AuthError::InvalidToken)
+                }
+            }
+        })
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`. Another scheme counts as no
+/// credentials; `Bearer` with an empty or unreadable token as an invalid one.
+fn bearer_token(req: &HttpRequest) -> Result<String, AuthError> {
+    let Some(value) = req.headers().get(AUTHORIZATION) else {
+        return Err(AuthError::MissingCredentials);
+    };
+    let Ok(value) = value.to_str() else {
+        tracing::debug!("Authorization header is not visible ASCII");
+        return Err(AuthError::InvalidToken);
+    };
+    // The scheme is case-insensitive (RFC 7235 §2.1).
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("Bearer") {
+        return Err(AuthError::MissingCredentials);
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        tracing::debug!("Authorization: Bearer without a token");
+        return Err(AuthError::InvalidToken);
+    }
+    Ok(token.to_owned())
+}

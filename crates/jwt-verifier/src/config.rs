@@ -1,0 +1,113 @@
+//! [`VerifierConfig`]: what a service must know about its issuer, plus tunables.
+
+use std::time::Duration;
+
+use reqwest::Url;
+
+use crate::error::ConfigError;
+
+/// Settings of a [`Verifier`](crate::Verifier).
+///
+/// Build it with [`VerifierConfig::new`] and adjust fields; the defaults follow the
+/// JWKS behaviour of panva `jose` (5 s fetch timeout, 10 min cache, 30 s cooldown)
+/// that our spec (§6) adopts.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct VerifierConfig {
+    /// Where the issuer serves its JWKS. Must be `https`, except to a loopback host
+    /// (tests, sidecars), because the keys decide who can mint tokens for us.
+    pub jwks_url: String,
+    /// The exact `iss` the tokens carry (compared byte for byte, never as a prefix).
+    pub issuer: String,
+    /// The audience this service accepts; `aud` must equal it or contain it.
+    pub audience: String,
+    /// Tolerated clock skew for `exp` and `nbf`. Default 60 s.
+    pub leeway: Duration,
+    /// Longest token accepted, in bytes, checked before any decoding. Default 8 KiB.
+    pub max_token_bytes: usize,
+    /// Minimum time between two JWKS fetches triggered by an unknown `kid`, so random
+    /// `kid`s cannot turn into a refetch storm against the issuer. Default 30 s.
+    pub unknown_kid_cooldown: Duration,
+    /// How long after the keys' TTL has run out the last good set keeps serving while
+    /// refetches fail, so an issuer outage does not become an outage of every
+    /// service. Default 1 h.
+    pub stale_if_error: Duration,
+    /// Connect timeout and total timeout of one JWKS request. Default 5 s.
+    pub http_timeout: Duration,
+    /// Largest JWKS body accepted. Default 64 KiB.
+    pub max_jwks_bytes: usize,
+    /// Lower bound of the cache TTL taken from `Cache-Control: max-age`. Default 30 s.
+    pub min_ttl: Duration,
+    /// Upper bound of that TTL. Default 1 h.
+    pub max_ttl: Duration,
+    /// TTL when the JWKS response has no usable `max-age` (still bounded by
+    /// `min_ttl`/`max_ttl`). Default 10 min.
+    pub default_ttl: Duration,
+}
+
+impl VerifierConfig {
+    /// A config with the defaults documented on each field.
+    pub fn new(
+        jwks_url: impl Into<String>,
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Self {
+        Self {
+            jwks_url: jwks_url.into(),
+            issuer: issuer.into(),
+            audience: audience.into(),
+            leeway: Duration::from_secs(60),
+            max_token_bytes: 8 * 1024,
+            unknown_kid_cooldown: Duration::from_secs(30),
+            stale_if_error: Duration::from_secs(60 * 60),
+            http_timeout: Duration::from_secs(5),
+            max_jwks_bytes: 64 * 1024,
+            min_ttl: Duration::from_secs(30),
+            max_ttl: Duration::from_secs(60 * 60),
+            default_ttl: Duration::from_secs(10 * 60),
+        }
+    }
+
+    /// Checks the settings and returns the parsed JWKS URL.
+    pub(crate) fn validate(&self) -> Result<Url, ConfigError> {
+        if self.issuer.is_empty() {
+            return Err(ConfigError::Setting("issuer is empty"));
+        }
+        if self.audience.is_empty() {
+            return Err(ConfigError::Setting("audience is empty"));
+        }
+        if self.max_token_bytes == 0 || self.max_jwks_bytes == 0 {
+            return Err(ConfigError::Setting("size limits must be positive"));
+        }
+        if self.http_timeout.is_zero() {
+            return Err(ConfigError::Setting("http_timeout must be positive"));
+        }
+        if self.min_ttl > self.max_ttl {
+            return Err(ConfigError::Setting("min_ttl exceeds max_ttl"));
+        }
+        let url = Url::parse(&self.jwks_url).map_err(|e| ConfigError::JwksUrl(e.to_string()))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback(&url) => {}
+            _ => {
+                return Err(ConfigError::JwksUrl(
+                    "must be https (plain http only to a loopback host)".into(),
+                ))
+            }
+        }
+        Ok(url)
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host_str() {
+        Some(host) if host.eq_ignore_ascii_case("localhost") => true,
+        // IPv6 hosts come bracketed (`[::1]`).
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}

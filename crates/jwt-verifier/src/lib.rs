@@ -1,0 +1,136 @@
+//! Validates the RS256 access tokens our auth-server mints, against the issuer's
+//! JWKS, for any Rust service (framework-independent; an actix-web extractor is
+//! behind the `actix` feature).
+//!
+//! ```no_run
+//! # async fn demo(token: &str) -> Result<(), Box<dyn std::error::Error>> {
+//! use jwt_verifier::{Verifier, VerifierConfig};
+//!
+//! let verifier = Verifier::new(VerifierConfig::new(
+//!     "https://auth.example.com/api/auth/jwks",
+//!     "https://auth.example.com",
+//!     "profile-api",
+//! ))?;
+//! verifier.refresh().await?; // warm-up before reporting ready
+//! let claims = verifier.verify(token).await?;
+//! println!("user {}", claims.sub);
+//! # Ok(()) }
+//! ```
+//!
+//! What is enforced (spec `supabase-and-neon.md` §6, RFC 8725): `alg` must be
+//! `RS256`; `jku`/`x5u`/`jwk`/`x5c`/`crit` headers are refused; `typ`, if present,
+//! is `JWT` or `at+jwt`; the key is chosen by the required `kid` among JWKS keys with
+//! `kty` RSA, `alg` RS256 (or none), `use` sig (or none), ≥ 2048 bits; the
+//! signature is verified before any claim is read; then `iss` (exact), `aud`
+//! (member), `exp`, `nbf` (with leeway), `iat`, `sub` (UUID) and the shape of
+//! [`AccessClaims`].
+
+mod config;
+mod error;
+mod jwks;
+mod token;
+
+#[cfg(feature = "actix")]
+pub mod actix;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use auth_wire::{AccessClaims, Audience};
+pub use config::VerifierConfig;
+pub use error::{ConfigError, VerifyError};
+
+use josekit::jws::JwsVerifier as _;
+use jwks::KeyStore;
+
+/// Verifies access tokens. Cheap to clone (one `Arc`); clones share the JWKS cache,
+/// so build one per process and hand out clones.
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: VerifierConfig,
+    keys: KeyStore,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("config", &self.inner.config)
+            .field("fetch_count", &self.fetch_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// Checks the config and builds the HTTP client. Fetches nothing: the first
+    /// [`verify`](Self::verify) or [`refresh`](Self::refresh) does.
+    pub fn new(config: VerifierConfig) -> Result<Self, ConfigError> {
+        let url = config.validate()?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.http_timeout)
+            .timeout(config.http_timeout)
+            // A redirect could move us off https or to a host the URL did not name.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("jwt-verifier/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let keys = KeyStore::new(&config, url, http);
+        Ok(Self {
+            inner: Arc::new(Inner { config, keys }),
+        })
+    }
+
+    /// The config this verifier was built with.
+    pub fn config(&self) -> &VerifierConfig {
+        &self.inner.config
+    }
+
+    /// Validates `token` (the compact JWS, without `Bearer `) and returns its claims.
+    ///
+    /// Every error means "reject with 401"; the variant is for logs and metrics and
+    /// must not be shown to the client.
+    pub async fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
+        let config = &self.inner.config;
+        let unverified = token::parse(token, config.max_token_bytes)?;
+        let key = self.inner.keys.key(&unverified.kid).await?;
+        key.verify(unverified.signing_input.as_bytes(), &unverified.signature)
+            .map_err(|_| VerifyError::BadSignature)?;
+        token::claims(
+            unverified.payload_b64,
+            &token::Expectations {
+                issuer: &config.issuer,
+                audience: &config.audience,
+                leeway_secs: i64::try_from(config.leeway.as_secs()).unwrap_or(i64::MAX),
+                now: unix_now(),
+            },
+        )
+    }
+
+    /// Fetches the JWKS now, whatever the cache holds. Call it at startup (warm-up)
+    /// and from readiness when [`has_keys`](Self::has_keys) is false. On failure the
+    /// keys already held keep serving (within `stale_if_error`).
+    pub async fn refresh(&self) -> Result<(), VerifyError> {
+        self.inner.keys.refresh().await
+    }
+
+    /// Whether keys are usable now (fresh, or stale within `stale_if_error`); the
+    /// natural readiness check, as it costs no request.
+    pub fn has_keys(&self) -> bool {
+        self.inner.keys.has_keys()
+    }
+
+    /// How many JWKS requests were started, successful or not (tests, metrics).
+    pub fn fetch_count(&self) -> u64 {
+        self.inner.keys.fetch_count()
+    }
+}
+
+/// Seconds since the epoch; a clock before 1970 counts as 0, which only makes
+/// tokens look expired.
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
