@@ -33,7 +33,10 @@ async fn standalone_connection_uses_tls_too() {
     let url = require_tls(&with_database(&admin_url(), "postgres"));
     let client = database::connect(&url).await.expect("connects");
     let row = client
-        .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
         .await
         .expect("pg_stat_ssl");
     assert!(row.get::<_, bool>(0));

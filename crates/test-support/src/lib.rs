@@ -45,6 +45,15 @@ impl TestDatabase {
     pub async fn new() -> Self {
         let admin_url = admin_url();
         let template = ensure_template(&admin_url).await;
+        Self::create(admin_url, &template).await
+    }
+
+    /// Creates a database with no migrations applied (for migration tests).
+    pub async fn unmigrated() -> Self {
+        Self::create(admin_url(), "template0").await
+    }
+
+    async fn create(admin_url: String, template: &str) -> Self {
         let name = format!("test_{}", uuid::Uuid::new_v4().simple());
         let admin = admin_client(&admin_url).await;
         // CREATE DATABASE fails while anyone else is connected to the template; the

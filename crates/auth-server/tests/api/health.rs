@@ -86,13 +86,8 @@ async fn unknown_paths_and_wrong_methods_are_empty_404s() {
 
 #[tokio::test]
 async fn migrations_apply_once_when_instances_start_together() {
-    let db = test_support::TestDatabase::new().await;
-    // Start from an empty database so that the race is real.
-    db.client()
-        .await
-        .batch_execute("DROP SCHEMA identity CASCADE")
-        .await
-        .expect("drop schema");
+    // An empty database, so that the race is real.
+    let db = test_support::TestDatabase::unmigrated().await;
     let mut tasks = Vec::new();
     for _ in 0..4 {
         let url = db.url().to_owned();
