@@ -15,8 +15,13 @@ use crate::error::ConfigError;
 #[non_exhaustive]
 pub struct VerifierConfig {
     /// Where the issuer serves its JWKS. Must be `https`, except to a loopback host
-    /// (tests, sidecars), because the keys decide who can mint tokens for us.
+    /// (tests, sidecars) or with [`allow_http`](Self::allow_http), because the keys
+    /// decide who can mint tokens for us.
     pub jwks_url: String,
+    /// Accept a plain `http` JWKS URL to any host. Only for a private network the
+    /// service trusts (e.g. between containers of one compose project), where the
+    /// issuer has no TLS. Default false.
+    pub allow_http: bool,
     /// The exact `iss` the tokens carry (compared byte for byte, never as a prefix).
     pub issuer: String,
     /// The audience this service accepts; `aud` must equal it or contain it.
@@ -54,6 +59,7 @@ impl VerifierConfig {
     ) -> Self {
         Self {
             jwks_url: jwks_url.into(),
+            allow_http: false,
             issuer: issuer.into(),
             audience: audience.into(),
             leeway: Duration::from_secs(60),
@@ -88,10 +94,10 @@ impl VerifierConfig {
         let url = Url::parse(&self.jwks_url).map_err(|e| ConfigError::JwksUrl(e.to_string()))?;
         match url.scheme() {
             "https" => {}
-            "http" if is_loopback(&url) => {}
+            "http" if self.allow_http || is_loopback(&url) => {}
             _ => {
                 return Err(ConfigError::JwksUrl(
-                    "must be https (plain http only to a loopback host)".into(),
+                    "must be https (plain http only to a loopback host, or with allow_http)".into(),
                 ))
             }
         }

@@ -1,0 +1,238 @@
+//! The one error type of the profile-api. Each variant maps to a status, a code and
+//! a `{"code", "message"}` body (plus `"field"` for validation errors), in one place.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use jwt_verifier::actix::AuthError;
+use serde::Serialize;
+use tokio_postgres::error::SqlState;
+
+/// Every 4xx/5xx body.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    /// Stable, machine-readable code (`VALIDATION_ERROR`, `PROFILE_NOT_FOUND`, …).
+    pub code: &'static str,
+    /// Human-readable explanation; never echoes tokens or database errors.
+    pub message: &'a str,
+    /// The offending JSON field of a validation error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'a str>,
+}
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No usable bearer token; the verifier's reason is logged by the extractor.
+    #[error("{0}")]
+    Auth(AuthError),
+    /// The token verified, but its user has been deleted since it was minted.
+    #[error("The user of this token no longer exists")]
+    UserGone,
+    /// The caller has no profile.
+    #[error("No profile exists for this user")]
+    ProfileNotFound,
+    /// No such route.
+    #[error("Not found")]
+    RouteNotFound,
+    /// The route exists, the method does not.
+    #[error("Method not allowed")]
+    MethodNotAllowed,
+    /// Unparseable input: JSON syntax, a malformed precondition header.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Well-formed JSON that breaks a rule; `message` starts with the field name.
+    #[error("{message}")]
+    Validation {
+        /// The JSON field at fault, if the error is about one.
+        field: Option<String>,
+        /// `"<field>: <rule>"`.
+        message: String,
+    },
+    /// The body's media type is not one the endpoint takes.
+    #[error("Content-Type must be {allowed}")]
+    UnsupportedMediaType {
+        /// The accepted media types, comma-separated.
+        allowed: &'static str,
+        /// Whether to advertise them in `Accept-Patch` (RFC 5789 §2.2).
+        patch: bool,
+    },
+    /// The body exceeds the configured limit.
+    #[error("Request body exceeds {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// `If-Match` / `If-None-Match` did not hold.
+    #[error("The profile has changed (or does not exist) since the given ETag; fetch it again")]
+    PreconditionFailed,
+    /// The database (or the JWKS, for readiness) cannot be reached right now.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything unexpected: logged with its cause chain, answered with an opaque 500.
+    #[error("Internal server error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// A validation error about `field`.
+    pub fn invalid(field: &str, rule: impl std::fmt::Display) -> Self {
+        ApiError::Validation {
+            field: Some(field.to_owned()),
+            message: format!("{field}: {rule}"),
+        }
+    }
+
+    /// The machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Auth(AuthError::MissingCredentials) => "UNAUTHORIZED",
+            ApiError::Auth(AuthError::InvalidToken) => "INVALID_TOKEN",
+            ApiError::Auth(AuthError::Misconfigured) | ApiError::Internal(_) => {
+                "INTERNAL_SERVER_ERROR"
+            }
+            ApiError::UserGone => "USER_NOT_FOUND",
+            ApiError::ProfileNotFound => "PROFILE_NOT_FOUND",
+            ApiError::RouteNotFound => "NOT_FOUND",
+            ApiError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ApiError::BadRequest(_) => "BAD_REQUEST",
+            ApiError::Validation { .. } => "VALIDATION_ERROR",
+            ApiError::UnsupportedMediaType { .. } => "UNSUPPORTED_MEDIA_TYPE",
+            ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            ApiError::PreconditionFailed => "PRECONDITION_FAILED",
+            ApiError::Unavailable(_) => "SERVICE_UNAVAILABLE",
+        }
+    }
+}
+
+/// Methods of `/api/profile`, for `Allow`.
+pub const PROFILE_METHODS: &str = "GET, HEAD, PUT, PATCH, DELETE";
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Auth(e) => e.status_code(),
+            ApiError::UserGone => StatusCode::UNAUTHORIZED,
+            ApiError::ProfileNotFound | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::Internal(e) => tracing::error!(error = ?e, "request failed"),
+            // RFC 6750 §3: no error code when no credentials were sent.
+            ApiError::Auth(AuthError::MissingCredentials) => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            ApiError::Auth(AuthError::InvalidToken) | ApiError::UserGone => {
+                response
+                    .insert_header((header::WWW_AUTHENTICATE, r#"Bearer error="invalid_token""#));
+            }
+            ApiError::MethodNotAllowed => {
+                response.insert_header((header::ALLOW, PROFILE_METHODS));
+            }
+            ApiError::UnsupportedMediaType {
+                allowed,
+                patch: true,
+            } => {
+                response.insert_header(("accept-patch", HeaderValue::from_static(allowed)));
+            }
+            ApiError::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            _ => {}
+        }
+        let message = self.to_string();
+        let field = match self {
+            ApiError::Validation { field, .. } => field.as_deref(),
+            _ => None,
+        };
+        response
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(ErrorBody {
+                code: self.code(),
+                message: &message,
+                field,
+            })
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        ApiError::Auth(e)
+    }
+}
+
+/// Constraint of `learner.profiles.user_id`'s foreign key to `identity.users`.
+const USER_FK: &str = "profiles_user_id_fkey";
+
+impl From<tokio_postgres::Error> for ApiError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        let Some(db) = e.as_db_error() else {
+            // No server answer because the connection broke (Neon suspend, network):
+            // transient. Anything else (a type mismatch reading a row) is our bug.
+            let broken = e.is_closed()
+                || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+            if broken {
+                tracing::warn!(error = %e, "database connection failed");
+                return ApiError::Unavailable("Database temporarily unavailable".into());
+            }
+            return ApiError::Internal(e.into());
+        };
+        let code = db.code();
+        if *code == SqlState::FOREIGN_KEY_VIOLATION && db.constraint() == Some(USER_FK) {
+            return ApiError::UserGone;
+        }
+        if *code == SqlState::CHECK_VIOLATION {
+            // Validation mirrors every CHECK, so this is a drift between the two;
+            // still the client's input, so still a 422, but worth a warning.
+            tracing::warn!(constraint = ?db.constraint(), "CHECK violated despite validation");
+            let field = db
+                .constraint()
+                .and_then(|c| c.strip_prefix("profiles_"))
+                .and_then(|c| c.strip_suffix("_check"))
+                .unwrap_or("profile");
+            return ApiError::invalid(field, "is not accepted by the database");
+        }
+        // Class 08 (connection), 57P0x (shutdown, e.g. a suspending Neon compute),
+        // 53 (resources), 57014 (statement timeout): transient, worth a retry.
+        let sqlstate = code.code();
+        if sqlstate.starts_with("08")
+            || sqlstate.starts_with("57P0")
+            || sqlstate.starts_with("53")
+            || *code == SqlState::QUERY_CANCELED
+        {
+            tracing::warn!(error = %e, "database temporarily unavailable");
+            return ApiError::Unavailable("Database temporarily unavailable".into());
+        }
+        ApiError::Internal(e.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        use deadpool_postgres::PoolError;
+        match e {
+            // Opening a connection failed (server down, Neon waking up, wrong
+            // credentials): nothing this request did, so 503, loudly logged.
+            PoolError::Backend(e) => {
+                tracing::error!(error = ?e, "cannot open a database connection");
+                ApiError::Unavailable("Database temporarily unavailable".into())
+            }
+            PoolError::Timeout(_) => {
+                tracing::warn!(error = %e, "no database connection within the wait timeout");
+                ApiError::Unavailable("Database temporarily unavailable".into())
+            }
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The whole path a learner takes: sign up on the auth-server, get a JWT, and manage
+//! the profile on the profile-api with it. Both services are the real ones, on
+//! port 0, sharing one fresh database; the profile-api knows the auth-server only
+//! by its JWKS URL, issuer and audience, as in production.
+
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use serde_json::{json, Value};
+use test_support::TestDatabase;
+
+/// The auth-server's public URL: its origin is the tokens' `iss` and `aud`.
+const AUTH_BASE_URL: &str = "http://localhost:4100";
+
+struct Stack {
+    auth: String,
+    profile: String,
+    http: Client,
+    db: TestDatabase,
+}
+
+async fn start_stack() -> Stack {
+    let db = TestDatabase::new().await;
+    let auth = auth_server::Application::build(auth_server::Settings {
+        database_url: db.url().to_owned(),
+        migrate_on_start: false,
+        host: "127.0.0.1".into(),
+        port: 0,
+        base_url: AUTH_BASE_URL.into(),
+        secret: Some("e2e-profile-flow-secret-0123456789abcdefghij".into()),
+        key_encryption_secret: Some("e2e-profile-flow-kek-0123456789abcdefghij".into()),
+        max_concurrent_hashes: 2,
+        db_pool_size: 4,
+        workers: 1,
+        log_format: "pretty".into(),
+        ..auth_server::Settings::default()
+    })
+    .await
+    .expect("auth-server builds");
+    let auth_url = format!("http://127.0.0.1:{}", auth.port());
+    tokio::spawn(auth.run_until_stopped());
+
+    let profile = profile_api::Application::build(profile_api::Settings {
+        database_url: db.url().to_owned(),
+        host: "127.0.0.1".into(),
+        port: 0,
+        jwks_url: format!("{auth_url}/.well-known/jwks.json"),
+        jwt_issuer: AUTH_BASE_URL.into(),
+        jwt_audience: AUTH_BASE_URL.into(),
+        db_pool_size: 4,
+        workers: 1,
+        log_format: "pretty".into(),
+        ..profile_api::Settings::default()
+    })
+    .await
+    .expect("profile-api builds");
+    let profile_url = format!("http://127.0.0.1:{}", profile.port());
+    tokio::spawn(profile.run_until_stopped());
+
+    Stack {
+        auth: auth_url,
+        profile: profile_url,
+        http: Client::new(),
+        db,
+    }
+}
+
+impl Stack {
+    fn profile_request(&self, method: reqwest::Method, jwt: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}/api/profile", self.profile))
+            .bearer_auth(jwt)
+    }
+}
+
+async fn send(req: RequestBuilder) -> Response {
+    req.send().await.expect("request")
+}
+
+fn etag(res: &Response) -> String {
+    res.headers()
+        .get("etag")
+        .expect("ETag")
+        .to_str()
+        .expect("ascii")
+        .to_owned()
+}
+
+async fn body(res: Response) -> Value {
+    res.json().await.expect("json body")
+}
+
+#[tokio::test]
+async fn sign_up_get_a_jwt_and_manage_the_profile() {
+    use reqwest::Method;
+    let stack = start_stack().await;
+    let profile_ready = send(stack.http.get(format!("{}/readyz", stack.profile))).await;
+    assert_eq!(profile_ready.status(), StatusCode::OK, "profile-api ready");
+
+    // Sign up through the auth-server (bearer mode) and exchange the session for a JWT.
+    let res = send(
+        stack
+            .http
+            .post(format!("{}/api/auth/sign-up/email", stack.auth))
+            .json(&json!({"name": "Ada", "email": "ada@example.com", "password": "correct-horse-battery"})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let session = res
+        .headers()
+        .get("set-auth-token")
+        .expect("set-auth-token")
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let user_id = body(res).await["user"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let res = send(
+        stack
+            .http
+            .get(format!("{}/api/auth/token", stack.auth))
+            .bearer_auth(&session),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let jwt = body(res).await["token"].as_str().expect("jwt").to_owned();
+
+    // No profile yet; without the JWT nothing at all.
+    assert_eq!(
+        send(stack.profile_request(Method::GET, &jwt))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let anonymous = send(stack.http.get(format!("{}/api/profile", stack.profile))).await;
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    // Create.
+    let res = send(stack.profile_request(Method::PUT, &jwt).json(&json!({
+        "display_name": "Ada",
+        "software_background": "advanced",
+        "hardware_background": "beginner",
+        "programming_languages": ["Python", "Rust"],
+        "preferred_language": "ur",
+    })))
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let created = body(res).await;
+    assert_eq!(created["user_id"], user_id.as_str());
+
+    // Read.
+    let res = send(stack.profile_request(Method::GET, &jwt)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let tag_read = etag(&res);
+    assert_eq!(body(res).await, created);
+
+    // Patch (merge patch, conditional on what we read).
+    let res = send(
+        stack
+            .profile_request(Method::PATCH, &jwt)
+            .header("content-type", "application/merge-patch+json")
+            .header("if-match", &tag_read)
+            .body(
+                json!({"learning_goals": "Build a biped", "hardware_background": null}).to_string(),
+            ),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let tag_patched = etag(&res);
+    let patched = body(res).await;
+    assert_eq!(patched["learning_goals"], "Build a biped");
+    assert_eq!(patched["hardware_background"], "none");
+    assert_eq!(patched["software_background"], "advanced");
+
+    // A conditional update with the stale tag loses; with the fresh one it wins.
+    let stale = send(
+        stack
+            .profile_request(Method::PUT, &jwt)
+            .header("if-match", &tag_read)
+            .json(&json!({"display_name": "Stale tab"})),
+    )
+    .await;
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+    assert_eq!(body(stale).await["code"], "PRECONDITION_FAILED");
+    let fresh = send(
+        stack
+            .profile_request(Method::PUT, &jwt)
+            .header("if-match", &tag_patched)
+            .json(&json!({"display_name": "Ada Lovelace", "preferred_language": "en"})),
+    )
+    .await;
+    assert_eq!(fresh.status(), StatusCode::OK);
+    assert_eq!(body(fresh).await["display_name"], "Ada Lovelace");
+
+    // Delete.
+    let res = send(stack.profile_request(Method::DELETE, &jwt)).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        send(stack.profile_request(Method::GET, &jwt))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // Recreate, then delete the user: the profile goes with them.
+    let res = send(
+        stack
+            .profile_request(Method::PUT, &jwt)
+            .json(&json!({"display_name": "Again"})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    stack
+        .db
+        .client()
+        .await
+        .batch_execute(&format!(
+            "DELETE FROM identity.users WHERE id = '{user_id}'"
+        ))
+        .await
+        .expect("delete user");
+    let res = send(stack.profile_request(Method::GET, &jwt)).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(body(res).await["code"], "PROFILE_NOT_FOUND");
+}
