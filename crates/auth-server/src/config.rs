@@ -83,6 +83,12 @@ pub struct Settings {
     pub key_rotation_interval: i64,
     /// How often each instance reloads keys and runs lifecycle steps, seconds.
     pub key_refresh_interval: i64,
+    /// Rate-limit sign-in, sign-up and change-password per client IP.
+    pub rate_limit_enabled: bool,
+    /// Requests each IP may make to those endpoints per window.
+    pub rate_limit_max: u32,
+    /// The window, seconds.
+    pub rate_limit_window: i64,
 }
 
 impl Default for Settings {
@@ -121,6 +127,9 @@ impl Default for Settings {
             jwks_max_age: 600,
             key_rotation_interval: 0,
             key_refresh_interval: 30,
+            rate_limit_enabled: true,
+            rate_limit_max: 10,
+            rate_limit_window: 60,
         }
     }
 }
@@ -188,6 +197,9 @@ impl Settings {
                     "every AUTH_PREVIOUS_KEY_ENCRYPTION_SECRETS entry must be at least 32 bytes",
                 );
             }
+        }
+        if self.rate_limit_max == 0 || self.rate_limit_window <= 0 {
+            return bad("AUTH_RATE_LIMIT_MAX and AUTH_RATE_LIMIT_WINDOW must be positive");
         }
         if !(60..=MAX_JWT_LIFETIME_SECS).contains(&self.jwt_lifetime) {
             return bad("AUTH_JWT_LIFETIME must be between 60 and 3600 seconds");

@@ -1,10 +1,17 @@
 //! Password hashing with argon2id (m=19456 KiB, t=2, p=1), run on the blocking pool
 //! with a bounded number in flight: a flood of sign-ins queues here instead of
 //! stalling the async workers or allocating 19 MiB per waiting request.
+//!
+//! Verification also accepts the hashes an import brings along (Supabase Auth's):
+//! bcrypt `$2a$`/`$2b$`/`$2y$` of any cost 4–31 and argon2i/argon2id PHC strings.
+//! The scheme is chosen by the hash's prefix. Such hashes verify as
+//! [`Verification::ValidOutdated`], and the caller replaces them with argon2id;
+//! new hashes are only ever argon2id with the parameters below.
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use argon2::password_hash::Ident;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
@@ -38,11 +45,117 @@ fn hash_blocking(password: &[u8]) -> anyhow::Result<String> {
         .to_string())
 }
 
-fn verify_blocking(password: &[u8], phc: &str) -> bool {
-    match PasswordHash::new(phc) {
-        // Parameters come from the stored string, so older hashes keep verifying.
-        Ok(parsed) => argon2().verify_password(password, &parsed).is_ok(),
-        Err(_) => false,
+/// Largest argon2 cost an imported hash may ask for (Supabase Auth's limits): a
+/// stored string must not make a sign-in allocate gigabytes or spin for seconds.
+const MAX_IMPORTED_M_COST: u32 = 1 << 20;
+const MAX_IMPORTED_T_COST: u32 = 20;
+const MAX_IMPORTED_P_COST: u32 = 16;
+
+/// The kind of a stored password hash, told by its prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// argon2id v19 with exactly our parameters: what we write.
+    Current,
+    /// argon2i, or argon2id with other parameters or version (imported).
+    Argon2Legacy,
+    /// bcrypt `$2a$`, `$2b$` or `$2y$` (imported from Supabase Auth or elsewhere).
+    Bcrypt,
+    /// Anything else: never verifies.
+    Unsupported,
+}
+
+/// Classifies a stored hash without verifying anything.
+pub fn scheme(stored: &str) -> Scheme {
+    if is_bcrypt(stored) {
+        return Scheme::Bcrypt;
+    }
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return Scheme::Unsupported;
+    };
+    let Some(algorithm) = argon2_algorithm(parsed.algorithm) else {
+        return Scheme::Unsupported;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return Scheme::Unsupported;
+    };
+    if params.m_cost() > MAX_IMPORTED_M_COST
+        || params.t_cost() > MAX_IMPORTED_T_COST
+        || params.p_cost() > MAX_IMPORTED_P_COST
+    {
+        return Scheme::Unsupported;
+    }
+    let current = algorithm == Algorithm::Argon2id
+        && parsed.version == Some(Version::V0x13 as u32)
+        && params.m_cost() == M_COST
+        && params.t_cost() == T_COST
+        && params.p_cost() == P_COST;
+    if current {
+        Scheme::Current
+    } else {
+        Scheme::Argon2Legacy
+    }
+}
+
+/// `$2a$`/`$2b$`/`$2y$`, a two-digit cost 04–31, then 53 characters of bcrypt's
+/// base64 (22 of salt, 31 of hash). `$2x$` (the old buggy variant) is refused.
+fn is_bcrypt(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 60
+        && b.starts_with(b"$2")
+        && matches!(b[2], b'a' | b'b' | b'y')
+        && b[3] == b'$'
+        && b[6] == b'$'
+        && std::str::from_utf8(&b[4..6])
+            .ok()
+            .and_then(|c| c.parse::<u32>().ok())
+            .is_some_and(|c| (4..=31).contains(&c))
+        && b[7..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'.' || *c == b'/')
+}
+
+fn argon2_algorithm(ident: Ident<'_>) -> Option<Algorithm> {
+    match ident.as_str() {
+        "argon2id" => Some(Algorithm::Argon2id),
+        "argon2i" => Some(Algorithm::Argon2i),
+        _ => None,
+    }
+}
+
+/// The result of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// Wrong password, no such user, or a hash we cannot verify.
+    Invalid,
+    /// Right password, hash already argon2id with our parameters.
+    Valid,
+    /// Right password, but the hash is of another scheme or strength: replace it.
+    ValidOutdated,
+}
+
+impl Verification {
+    /// Whether the password was right.
+    pub fn is_valid(self) -> bool {
+        !matches!(self, Verification::Invalid)
+    }
+}
+
+fn verify_blocking(password: &[u8], stored: &str) -> Verification {
+    let kind = scheme(stored);
+    let ok = match kind {
+        // Like Go's bcrypt (and so Supabase Auth), only the first 72 bytes count.
+        Scheme::Bcrypt => bcrypt::verify(password, stored).unwrap_or(false),
+        // Parameters and variant come from the stored string.
+        Scheme::Current | Scheme::Argon2Legacy => match PasswordHash::new(stored) {
+            Ok(parsed) => Argon2::default().verify_password(password, &parsed).is_ok(),
+            Err(_) => false,
+        },
+        Scheme::Unsupported => false,
+    };
+    match (ok, kind) {
+        (false, _) => Verification::Invalid,
+        (true, Scheme::Current) => Verification::Valid,
+        (true, _) => Verification::ValidOutdated,
     }
 }
 
@@ -81,15 +194,26 @@ impl PasswordHasher {
     /// Whether `password` matches `phc`; with `None` (no such user) the same work is
     /// done against the dummy hash and the answer is always `false`.
     pub async fn verify(&self, password: &str, phc: Option<&str>) -> anyhow::Result<bool> {
+        Ok(self.check(password, phc).await?.is_valid())
+    }
+
+    /// Checks `password` against a stored hash of any supported scheme and tells
+    /// whether the hash should be replaced. With `None` (no such user) the same work
+    /// is done against the dummy hash and the answer is always `Invalid`.
+    pub async fn check(
+        &self,
+        password: &str,
+        stored: Option<&str>,
+    ) -> anyhow::Result<Verification> {
         let password = password.as_bytes().to_vec();
-        let (target, real) = match phc {
+        let (target, real) = match stored {
             Some(h) => (h.to_owned(), true),
             None => (self.dummy_hash.to_string(), false),
         };
-        let ok = self
+        let verdict = self
             .run(move || verify_blocking(&password, &target))
             .await?;
-        Ok(ok && real)
+        Ok(if real { verdict } else { Verification::Invalid })
     }
 }
 
@@ -109,5 +233,84 @@ mod tests {
             .verify("x", Some("not a phc string"))
             .await
             .expect("verify"));
+        assert_eq!(
+            h.check("correct horse", Some(&phc)).await.expect("check"),
+            Verification::Valid
+        );
+    }
+
+    fn bcrypt_hash(password: &str, cost: u32, version: bcrypt::Version) -> String {
+        bcrypt::hash_with_result(password, cost)
+            .expect("bcrypt")
+            .format_for_version(version)
+    }
+
+    #[tokio::test]
+    async fn bcrypt_of_every_variant_verifies_and_is_outdated() {
+        let h = PasswordHasher::new(2).expect("hasher");
+        for (cost, version, prefix) in [
+            (4, bcrypt::Version::TwoA, "$2a$04$"),
+            (5, bcrypt::Version::TwoB, "$2b$05$"),
+            (6, bcrypt::Version::TwoY, "$2y$06$"),
+        ] {
+            let stored = bcrypt_hash("hunter22", cost, version);
+            assert!(stored.starts_with(prefix), "{stored}");
+            assert_eq!(scheme(&stored), Scheme::Bcrypt);
+            assert_eq!(
+                h.check("hunter22", Some(&stored)).await.expect("check"),
+                Verification::ValidOutdated
+            );
+            assert_eq!(
+                h.check("hunter23", Some(&stored)).await.expect("check"),
+                Verification::Invalid
+            );
+        }
+        let old = bcrypt_hash("hunter22", 4, bcrypt::Version::TwoX);
+        assert_eq!(scheme(&old), Scheme::Unsupported, "$2x$ is refused");
+    }
+
+    #[tokio::test]
+    async fn argon2_with_other_variant_or_parameters_is_outdated() {
+        let h = PasswordHasher::new(2).expect("hasher");
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        for (alg, m, t) in [
+            (Algorithm::Argon2i, M_COST, T_COST),
+            (Algorithm::Argon2id, 4096, 3),
+        ] {
+            let params = Params::new(m, t, 1, None).expect("params");
+            let stored = Argon2::new(alg, Version::V0x13, params)
+                .hash_password(b"hunter22", &salt)
+                .expect("hash")
+                .to_string();
+            assert_eq!(scheme(&stored), Scheme::Argon2Legacy, "{stored}");
+            assert_eq!(
+                h.check("hunter22", Some(&stored)).await.expect("check"),
+                Verification::ValidOutdated
+            );
+            assert_eq!(
+                h.check("nope", Some(&stored)).await.expect("check"),
+                Verification::Invalid
+            );
+        }
+    }
+
+    #[test]
+    fn unsupported_schemes_are_told_apart() {
+        for s in [
+            "",
+            "plaintext",
+            r#"{"key_id":"k","alg":"aes-gcm-hkdf","data":"x","nonce":"y"}"#,
+            "$fbscrypt$v=1,n=14,r=8,p=1,ss=Bw==,sk=ZZ==$c2FsdA==$aGFzaA==",
+            "$argon2d$v=19$m=4096,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            // 2 GiB of memory: more than any imported hash may ask for.
+            "$argon2id$v=19$m=2097152,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+        ] {
+            assert_eq!(scheme(s), Scheme::Unsupported, "{s}");
+        }
+        // bcrypt's shape with a cost outside 04–31.
+        let shape = |cost: &str| format!("$2b${cost}${}", "a".repeat(53));
+        assert_eq!(scheme(&shape("03")), Scheme::Unsupported);
+        assert_eq!(scheme(&shape("32")), Scheme::Unsupported);
+        assert_eq!(scheme(&shape("31")), Scheme::Bcrypt);
     }
 }

@@ -20,6 +20,7 @@ use crate::csrf::TrustedOrigins;
 use crate::jwt::TokenIssuer;
 use crate::keys::{self, KeyPolicy, KeyStore, Sealer};
 use crate::password::PasswordHasher;
+use crate::rate_limit::RateLimiter;
 use crate::routes;
 use crate::state::AppState;
 
@@ -68,7 +69,14 @@ impl Application {
             settings.audiences(),
             Duration::from_secs(settings.jwt_lifetime.unsigned_abs()),
         );
+        let rate_limiter = settings.rate_limit_enabled.then(|| {
+            RateLimiter::new(
+                settings.rate_limit_max,
+                Duration::from_secs(settings.rate_limit_window.unsigned_abs()),
+            )
+        });
         let state = web::Data::new(AppState {
+            rate_limiter,
             keys,
             tokens,
             signer: CookieSigner::new(&secret, &previous),
@@ -94,6 +102,7 @@ impl Application {
             let body_limit = app_state.settings.body_limit;
             App::new()
                 .wrap(error_bodies())
+                .wrap(actix_web::middleware::from_fn(crate::rate_limit::limit))
                 .wrap(cors(&app_state.origins))
                 .wrap(TracingLogger::default())
                 .app_data(app_state.clone())
@@ -162,13 +171,16 @@ pub fn key_policy(settings: &Settings) -> KeyPolicy {
 }
 
 /// Every instance periodically runs the key lifecycle and reloads the key set, so a
-/// rotation made anywhere reaches it without a restart.
+/// rotation made anywhere reaches it without a restart (and trims the rate limiter).
 async fn key_maintenance(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(state.keys.policy().refresh_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
         tick.tick().await;
+        if let Some(limiter) = &state.rate_limiter {
+            limiter.forget_idle();
+        }
         match keys::maintain(&state.pool, &state.keys).await {
             Ok(events) => {
                 for event in events {

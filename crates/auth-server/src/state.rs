@@ -22,6 +22,8 @@ pub struct AppState {
     pub cookies: SessionCookies,
     pub keys: KeyStore,
     pub tokens: TokenIssuer,
+    /// `None` when rate limiting is off.
+    pub rate_limiter: Option<crate::rate_limit::RateLimiter>,
 }
 
 impl AppState {

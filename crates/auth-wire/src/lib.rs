@@ -8,6 +8,7 @@ use uuid::Uuid;
 /// Every 4xx/5xx body: `{"message": "...", "code": "..."}` (code may be absent, as
 /// Better Auth omits it for a few errors).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -23,6 +24,7 @@ pub fn iso_millis<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Er
 /// The user object of `get-session`, `sign-in`, `sign-up`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: Uuid,
     pub name: String,
@@ -41,6 +43,7 @@ pub struct User {
 /// `list-sessions` it is a revocation handle that authenticates nothing.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -57,6 +60,7 @@ pub struct Session {
 
 /// Body of a successful `get-session`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionWithUser {
     pub session: Session,
     pub user: User,
@@ -64,6 +68,7 @@ pub struct SessionWithUser {
 
 /// Body of a successful `sign-up/email` (and `change-password`, where `token` may be null).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenAndUser {
     pub token: Option<String>,
     pub user: User,
@@ -71,6 +76,7 @@ pub struct TokenAndUser {
 
 /// Body of a successful `sign-in/email`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignInResponse {
     pub redirect: bool,
     pub token: String,
@@ -81,6 +87,7 @@ pub struct SignInResponse {
 
 /// Body of `GET /api/auth/token`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JwtResponse {
     pub token: String,
 }

@@ -51,3 +51,24 @@ pub async fn set_credential_hash(
         .await?;
     Ok(client.execute(&stmt, &[&user_id, &password_hash]).await? == 1)
 }
+
+/// Replaces the password hash only if it is still `old_hash` (compare-and-set), so
+/// a re-hash at sign-in never overwrites a password changed in the meantime.
+/// `false` if nothing was replaced.
+pub async fn replace_credential_hash(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    old_hash: &str,
+    new_hash: &str,
+) -> Result<bool, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(
+            "UPDATE identity.accounts SET password_hash = $3
+             WHERE user_id = $1 AND provider_id = 'credential' AND password_hash = $2",
+        )
+        .await?;
+    Ok(client
+        .execute(&stmt, &[&user_id, &old_hash, &new_hash])
+        .await?
+        == 1)
+}

@@ -133,3 +133,36 @@ pub async fn touch(
     let row = client.query_opt(&stmt, &[&id]).await?;
     row.map(|r| UserRow::from_row(&r, 0)).transpose()
 }
+
+/// What sign-in needs to know about a user: the user, their password hash (if they
+/// have a credential account) and whether a ban is in force right now.
+#[derive(Debug, Clone)]
+pub struct SignInCandidate {
+    pub user: UserRow,
+    pub password_hash: Option<String>,
+    /// `banned_until` lies in the future (an imported Supabase ban, say).
+    pub banned: bool,
+}
+
+/// The sign-in view of a user, by e-mail (already lower-cased). The ban is judged
+/// by the database clock, which also copes with `banned_until = 'infinity'`.
+pub async fn find_for_sign_in(
+    client: &impl GenericClient,
+    email: &str,
+) -> Result<Option<SignInCandidate>, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS}, a.password_hash, COALESCE(u.banned_until > now(), false)
+         FROM identity.users u
+         LEFT JOIN identity.accounts a ON a.user_id = u.id AND a.provider_id = 'credential'
+         WHERE u.email = $1"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    match client.query_opt(&stmt, &[&email]).await? {
+        Some(row) => Ok(Some(SignInCandidate {
+            user: UserRow::from_row(&row, 0)?,
+            password_hash: row.try_get(8)?,
+            banned: row.try_get(9)?,
+        })),
+        None => Ok(None),
+    }
+}

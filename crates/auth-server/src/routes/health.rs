@@ -7,11 +7,13 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// `GET /healthz`: the process is up (touches nothing, so it never wakes Neon).
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "The process is alive")))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
 /// `GET /readyz`: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, description = "The database answers"), (status = 503, body = auth_wire::ErrorBody)))]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let client = state.pool.get().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness: no database connection");
@@ -25,6 +27,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 /// `GET /api/auth/ok`.
+#[utoipa::path(get, path = "/api/auth/ok", tag = "auth", responses((status = 200, description = "`{\"ok\":true}`")))]
 pub async fn ok() -> HttpResponse {
     HttpResponse::Ok().json(json!({"ok": true}))
 }

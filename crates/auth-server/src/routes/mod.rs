@@ -1,13 +1,13 @@
 //! HTTP routes: Better Auth's API under `/api/auth`, plus health probes.
 //! Handlers are thin: parse the request, call a service, shape the response.
 
-mod health;
-mod password;
-mod session;
-mod sign_in;
-mod sign_up;
-mod tokens;
-mod user;
+pub(crate) mod health;
+pub(crate) mod password;
+pub(crate) mod session;
+pub(crate) mod sign_in;
+pub(crate) mod sign_up;
+pub(crate) mod tokens;
+pub(crate) mod user;
 
 use actix_web::{web, HttpResponse};
 
@@ -16,45 +16,43 @@ pub async fn not_found() -> HttpResponse {
     HttpResponse::NotFound().finish()
 }
 
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(not_found))
+/// Declares every route once: the same list registers the handlers and becomes
+/// [`ROUTES`], which the OpenAPI test checks against the generated document.
+macro_rules! routes {
+    ($( $path:literal => { $( $method:ident : $handler:path ),+ $(,)? } ),* $(,)?) => {
+        /// Every `(method, path)` this server answers.
+        pub const ROUTES: &[(&str, &str)] = &[$( $( (stringify!($method), $path), )+ )*];
+
+        /// Registers every route; anything else is an empty 404, as Better Auth does.
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            $(
+                cfg.service(
+                    web::resource($path)
+                        $( .route(web::$method().to($handler)) )+
+                        .default_service(web::to(not_found)),
+                );
+            )*
+        }
+    };
 }
 
-/// Registers every route.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/.well-known/jwks.json", web::get().to(tokens::jwks))
-        .route(
-            "/.well-known/openid-configuration",
-            web::get().to(tokens::openid_configuration),
-        )
-        .service(
-            web::scope("/api/auth")
-                .service(resource("/ok").route(web::get().to(health::ok)))
-                .service(resource("/token").route(web::get().to(tokens::token)))
-                .service(resource("/jwks").route(web::get().to(tokens::jwks)))
-                .service(resource("/sign-up/email").route(web::post().to(sign_up::sign_up)))
-                .service(resource("/sign-in/email").route(web::post().to(sign_in::sign_in)))
-                .service(
-                    resource("/get-session")
-                        .route(web::get().to(session::get_session))
-                        .route(web::post().to(session::post_get_session)),
-                )
-                .service(resource("/sign-out").route(web::post().to(session::sign_out)))
-                .service(resource("/list-sessions").route(web::get().to(session::list_sessions)))
-                .service(resource("/revoke-session").route(web::post().to(session::revoke_session)))
-                .service(
-                    resource("/revoke-sessions").route(web::post().to(session::revoke_sessions)),
-                )
-                .service(
-                    resource("/revoke-other-sessions")
-                        .route(web::post().to(session::revoke_other_sessions)),
-                )
-                .service(resource("/update-user").route(web::post().to(user::update_user)))
-                .service(
-                    resource("/change-password").route(web::post().to(password::change_password)),
-                )
-                .default_service(web::to(not_found)),
-        );
+routes! {
+    "/healthz" => { get: health::healthz },
+    "/readyz" => { get: health::readyz },
+    "/openapi.json" => { get: crate::openapi::openapi_json },
+    "/.well-known/jwks.json" => { get: tokens::well_known_jwks },
+    "/.well-known/openid-configuration" => { get: tokens::openid_configuration },
+    "/api/auth/ok" => { get: health::ok },
+    "/api/auth/sign-up/email" => { post: sign_up::sign_up },
+    "/api/auth/sign-in/email" => { post: sign_in::sign_in },
+    "/api/auth/get-session" => { get: session::get_session, post: session::post_get_session },
+    "/api/auth/sign-out" => { post: session::sign_out },
+    "/api/auth/list-sessions" => { get: session::list_sessions },
+    "/api/auth/revoke-session" => { post: session::revoke_session },
+    "/api/auth/revoke-sessions" => { post: session::revoke_sessions },
+    "/api/auth/revoke-other-sessions" => { post: session::revoke_other_sessions },
+    "/api/auth/update-user" => { post: user::update_user },
+    "/api/auth/change-password" => { post: password::change_password },
+    "/api/auth/token" => { get: tokens::token },
+    "/api/auth/jwks" => { get: tokens::jwks },
 }

@@ -11,6 +11,10 @@ use crate::state::AppState;
 
 /// Replaces the password after checking the current one. With
 /// `revokeOtherSessions: true` every session ends and a fresh one is returned.
+#[utoipa::path(post, path = "/api/auth/change-password", tag = "auth",
+    request_body(content = crate::openapi::ChangePasswordBody, content_type = "application/json"),
+    security(("session_cookie" = []), ("session_bearer" = [])),
+    responses((status = 200, body = auth_wire::TokenAndUser), (status = 400, body = auth_wire::ErrorBody, description = "INVALID_PASSWORD, PASSWORD_TOO_SHORT, PASSWORD_TOO_LONG"), (status = 401, body = auth_wire::ErrorBody)))]
 pub async fn change_password(
     req: HttpRequest,
     body: Bytes,

@@ -27,6 +27,10 @@ fn no_store(res: &mut actix_web::HttpResponseBuilder) {
 }
 
 /// `GET /get-session`: `{session, user}` or JSON `null`, always 200.
+#[utoipa::path(get, path = "/api/auth/get-session", tag = "auth",
+    params(("disableRefresh" = Option<bool>, Query, description = "Do not slide the expiry")),
+    security((), ("session_cookie" = []), ("session_bearer" = [])),
+    responses((status = 200, body = Option<auth_wire::SessionWithUser>, description = "The session, or JSON null; `set-auth-jwt` carries an RS256 JWT")))]
 pub async fn get_session(
     req: HttpRequest,
     query: Option<Query<GetSessionQuery>>,
@@ -68,11 +72,15 @@ pub async fn get_session(
 }
 
 /// `POST /get-session` exists only with deferred refresh, which we do not offer.
+#[utoipa::path(post, path = "/api/auth/get-session", tag = "auth", responses((status = 405, body = auth_wire::ErrorBody, description = "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED")))]
 pub async fn post_get_session() -> Result<HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowedDefer)
 }
 
 /// `POST /sign-out`: deletes the presented session; 200 even without one.
+#[utoipa::path(post, path = "/api/auth/sign-out", tag = "auth",
+    security((), ("session_cookie" = []), ("session_bearer" = [])),
+    responses((status = 200, description = "`{\"success\":true}`; clears the cookies"), (status = 403, body = auth_wire::ErrorBody)))]
 pub async fn sign_out(
     req: HttpRequest,
     body: Bytes,
@@ -95,6 +103,12 @@ pub async fn sign_out(
 
 /// `GET /list-sessions`: the user's live sessions. Unlike Better Auth, `token` is a
 /// revocation handle (the session id): it works with `revoke-session` and nowhere else.
+#[utoipa::path(get, path = "/api/auth/list-sessions", tag = "auth",
+    security(("session_cookie" = []), ("session_bearer" = [])),
+    responses(
+        (status = 200, body = Vec<auth_wire::Session>, description = "Live sessions; `token` is a revocation handle, not a credential"),
+        (status = 401, body = auth_wire::ErrorBody), (status = 403, body = auth_wire::ErrorBody, description = "SESSION_NOT_FRESH"),
+    ))]
 pub async fn list_sessions(
     req: HttpRequest,
     state: Data<AppState>,
@@ -120,6 +134,10 @@ pub async fn list_sessions(
 
 /// `POST /revoke-session` `{token}`: the token may be a handle from `list-sessions`
 /// or a raw session token; only the caller's own sessions are touched.
+#[utoipa::path(post, path = "/api/auth/revoke-session", tag = "auth",
+    request_body(content = crate::openapi::RevokeSessionBody, content_type = "application/json"),
+    security(("session_cookie" = []), ("session_bearer" = [])),
+    responses((status = 200, description = "`{\"status\":true}`"), (status = 400, body = auth_wire::ErrorBody), (status = 401, body = auth_wire::ErrorBody)))]
 pub async fn revoke_session(
     req: HttpRequest,
     body: Bytes,
@@ -147,6 +165,9 @@ pub async fn revoke_session(
 }
 
 /// `POST /revoke-sessions`: every session of the user, the current one included.
+#[utoipa::path(post, path = "/api/auth/revoke-sessions", tag = "auth",
+    security(("session_cookie" = []), ("session_bearer" = [])),
+    responses((status = 200, description = "`{\"status\":true}`; every session ended"), (status = 401, body = auth_wire::ErrorBody)))]
 pub async fn revoke_sessions(
     req: HttpRequest,
     body: Bytes,
@@ -163,6 +184,9 @@ pub async fn revoke_sessions(
 }
 
 /// `POST /revoke-other-sessions`: every session but the current one.
+#[utoipa::path(post, path = "/api/auth/revoke-other-sessions", tag = "auth",
+    security(("session_cookie" = []), ("session_bearer" = [])),
+    responses((status = 200, description = "`{\"status\":true}`"), (status = 401, body = auth_wire::ErrorBody)))]
 pub async fn revoke_other_sessions(
     req: HttpRequest,
     body: Bytes,

@@ -10,6 +10,15 @@ use crate::session_service::{self, ClientInfo};
 use crate::state::AppState;
 
 /// Creates a user with a password and signs them in (Better Auth's auto sign-in).
+#[utoipa::path(post, path = "/api/auth/sign-up/email", tag = "auth",
+    request_body(content = crate::openapi::SignUpBody, content_type = "application/json"),
+    responses(
+        (status = 200, body = auth_wire::TokenAndUser, description = "Signed up and signed in; sets the session cookie and `set-auth-token`"),
+        (status = 400, body = auth_wire::ErrorBody, description = "VALIDATION_ERROR, BAD_REQUEST, INVALID_EMAIL, PASSWORD_TOO_SHORT, PASSWORD_TOO_LONG"),
+        (status = 403, body = auth_wire::ErrorBody, description = "Origin / CSRF rules, INVALID_CALLBACK_URL"),
+        (status = 415, body = auth_wire::ErrorBody),
+        (status = 422, body = auth_wire::ErrorBody, description = "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL"),
+    ))]
 pub async fn sign_up(
     req: HttpRequest,
     body: Bytes,
@@ -63,11 +72,16 @@ pub async fn sign_up(
         .await?
         .ok_or(ApiError::UserAlreadyExists)?;
     accounts::insert_credential(&tx, user.id, &hash).await?;
-    let (token, _) = session_service::create(&tx, &state, user.id, remember, &info).await?;
+    let (token, session) = session_service::create(&tx, &state, user.id, remember, &info).await?;
     tx.commit().await?;
     tracing::info!(user_id = %user.id, "user signed up");
 
     let mut res = HttpResponse::Ok();
+    // A JWT right away, so a backend can be called without another round trip.
+    let jwt = state.tokens.token_for(&state.keys, &session, &user)?;
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&jwt) {
+        res.insert_header((crate::cookies::SET_AUTH_JWT, v));
+    }
     state.cookies.set_session(
         &mut res,
         &state.signer,

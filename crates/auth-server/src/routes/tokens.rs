@@ -10,6 +10,9 @@ use crate::session_service;
 use crate::state::AppState;
 
 /// `GET /api/auth/token`: `{token}` for the request's session, 401 without one.
+#[utoipa::path(get, path = "/api/auth/token", tag = "keys",
+    security(("session_cookie" = []), ("session_bearer" = [])),
+    responses((status = 200, body = auth_wire::JwtResponse, description = "An RS256 JWT for backends"), (status = 401, body = auth_wire::ErrorBody)))]
 pub async fn token(req: HttpRequest, state: Data<AppState>) -> Result<HttpResponse, ApiError> {
     let current = session_service::require(&state, &req).await?;
     let token = state
@@ -24,6 +27,7 @@ pub async fn token(req: HttpRequest, state: Data<AppState>) -> Result<HttpRespon
 
 /// `GET /api/auth/jwks` and `/.well-known/jwks.json`: every published key
 /// (next, current, retired), cacheable for the advertised max-age.
+#[utoipa::path(get, path = "/api/auth/jwks", tag = "keys", responses((status = 200, description = "JWK set of every published key")))]
 pub async fn jwks(state: Data<AppState>) -> HttpResponse {
     let set = state.keys.snapshot();
     HttpResponse::Ok()
@@ -35,8 +39,15 @@ pub async fn jwks(state: Data<AppState>) -> HttpResponse {
         .body(set.jwks.clone())
 }
 
+/// `GET /.well-known/jwks.json`: the same set at the standard location.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "keys", responses((status = 200, description = "JWK set of every published key")))]
+pub async fn well_known_jwks(state: Data<AppState>) -> HttpResponse {
+    jwks(state).await
+}
+
 /// `GET /.well-known/openid-configuration`: enough discovery for standard JWT
 /// libraries to find and pin our keys.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "keys", responses((status = 200, description = "OIDC discovery: issuer, jwks_uri, algorithms")))]
 pub async fn openid_configuration(state: Data<AppState>) -> HttpResponse {
     let issuer = state.tokens.issuer();
     HttpResponse::Ok()

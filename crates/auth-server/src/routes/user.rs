@@ -11,6 +11,10 @@ use crate::session_service;
 use crate::state::AppState;
 
 /// Updates `name` and/or `image` (null clears it); e-mail cannot change here.
+#[utoipa::path(post, path = "/api/auth/update-user", tag = "auth",
+    request_body(content = crate::openapi::UpdateUserBody, content_type = "application/json"),
+    security(("session_cookie" = []), ("session_bearer" = [])),
+    responses((status = 200, description = "`{\"status\":true}`"), (status = 400, body = auth_wire::ErrorBody, description = "EMAIL_CAN_NOT_BE_UPDATED, No fields to update, VALIDATION_ERROR"), (status = 401, body = auth_wire::ErrorBody)))]
 pub async fn update_user(
     req: HttpRequest,
     body: Bytes,

@@ -49,6 +49,8 @@ pub fn test_settings(db: &TestDatabase) -> Settings {
         db_pool_size: 4,
         workers: 1,
         log_format: "pretty".into(),
+        // Tests sign in often from one IP; the limiter has its own test.
+        rate_limit_enabled: false,
         ..Settings::default()
     }
 }

@@ -4,6 +4,8 @@ mod helpers;
 
 mod browser;
 mod health;
+mod legacy_passwords;
+mod openapi;
 mod password;
 mod session;
 mod sign_in;

@@ -229,3 +229,49 @@ async fn login_csrf_rules() {
         .expect("request");
     assert_error(res, StatusCode::FORBIDDEN, Some("MISSING_OR_NULL_ORIGIN")).await;
 }
+
+#[tokio::test]
+async fn credential_endpoints_are_rate_limited_per_ip() {
+    let app = spawn_app_with(|s| {
+        s.rate_limit_enabled = true;
+        s.rate_limit_max = 3;
+        s.rate_limit_window = 60;
+    })
+    .await;
+    let creds = json!({"email": "nobody@example.com", "password": "whatever-123"});
+    for _ in 0..3 {
+        let res = app.post("/sign-in/email", &creds).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = app.post("/sign-in/email", &creds).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = res
+        .headers()
+        .get("x-retry-after")
+        .expect("x-retry-after")
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&retry));
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(
+        body["message"],
+        "Too many requests. Please try again later."
+    );
+    // Sign-up shares the budget; other endpoints are not limited.
+    let res = app
+        .post(
+            "/sign-up/email",
+            &json!({"name": "n", "email": "x@example.com", "password": "long-enough-1"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let res = app
+        .http
+        .get(app.url("/get-session"))
+        .send()
+        .await
+        .expect("r");
+    assert_eq!(res.status(), StatusCode::OK);
+}

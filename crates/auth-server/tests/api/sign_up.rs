@@ -26,6 +26,14 @@ async fn sign_up_creates_user_credential_and_session() {
         .expect("ascii")
         .to_owned();
     let cookies = set_cookies(res.headers());
+    let jwt = res
+        .headers()
+        .get("set-auth-jwt")
+        .expect("a JWT right after sign-up")
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert_eq!(jwt.split('.').count(), 3);
     let body: Value = res.json().await.expect("json");
     let token = body["token"].as_str().expect("token");
     assert_eq!(token.len(), 32);
@@ -52,6 +60,12 @@ async fn sign_up_creates_user_credential_and_session() {
     // The new session works right away.
     let session = app.session_of(&signed).await;
     assert_eq!(session["user"]["email"], "alice@example.com");
+    // The JWT handed out at sign-up is the one the session keeps using.
+    let res = app.get_bearer("/get-session", &signed).await;
+    assert_eq!(
+        res.headers().get("set-auth-jwt").expect("jwt"),
+        jwt.as_str()
+    );
 }
 
 #[tokio::test]
