@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::error::ApiError;
 
 /// Self-assessed experience, for the software and the hardware side alike.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// The default.
@@ -75,7 +75,7 @@ pub mod limits {
 pub const DEFAULT_LANGUAGE: &str = "en";
 
 /// A profile as the API returns it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Profile {
     /// The owner: `identity.users.id`, the token's `sub`.
     pub user_id: Uuid,
@@ -96,9 +96,11 @@ pub struct Profile {
     /// BCP 47 tag, stored in canonical case (`pt-BR`, `zh-Hant-TW`).
     pub preferred_language: String,
     /// When the profile was created (`2026-11-26T13:14:00.467Z`).
+    #[schema(value_type = String, format = DateTime)]
     #[serde(serialize_with = "auth_wire::iso_millis")]
     pub created_at: DateTime<Utc>,
     /// When it was last written.
+    #[schema(value_type = String, format = DateTime)]
     #[serde(serialize_with = "auth_wire::iso_millis")]
     pub updated_at: DateTime<Utc>,
 }

@@ -12,6 +12,7 @@ use crate::state::AppState;
 const JWKS_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `GET /healthz`: the process is up (touches nothing, so it never wakes Neon).
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "The process is alive")))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
@@ -19,6 +20,7 @@ pub async fn healthz() -> HttpResponse {
 /// `GET /readyz`: the profiles table is readable and the JWKS is loaded; otherwise
 /// 503 naming what is missing. A missing JWKS is fetched here, so a service that
 /// started while the auth-server was down becomes ready as soon as it is back.
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, description = "Database reachable and JWKS loaded"), (status = 503, body = crate::openapi::ProblemBody)))]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let (database, jwks) = tokio::join!(database_ready(&state), jwks_ready(&state));
     let problems: Vec<&str> = [database.err(), jwks.err()].into_iter().flatten().collect();

@@ -1,6 +1,6 @@
 //! HTTP routes, all in one visible list.
 
-mod health;
+pub(crate) mod health;
 pub mod profile;
 
 use actix_web::{web, HttpResponse};
@@ -16,17 +16,35 @@ async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed)
 }
 
-/// Registers every route.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .service(
-            web::resource(profile::PATH)
-                .route(web::get().to(profile::get))
-                .route(web::head().to(profile::get))
-                .route(web::put().to(profile::put))
-                .route(web::patch().to(profile::patch))
-                .route(web::delete().to(profile::delete))
-                .default_service(web::to(method_not_allowed)),
-        );
+/// Declares every route once: the same list registers the handlers and becomes
+/// [`ROUTES`], which the OpenAPI test checks against the generated document.
+macro_rules! routes {
+    ($( $path:expr => { $( $method:ident : $handler:path ),+ $(,)? } ),* $(,)?) => {
+        /// Every `(method, path)` this service answers.
+        pub const ROUTES: &[(&str, &str)] = &[$( $( (stringify!($method), $path), )+ )*];
+
+        /// Registers every route; other methods on a known path get a JSON 405.
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            $(
+                cfg.service(
+                    web::resource($path)
+                        $( .route(web::$method().to($handler)) )+
+                        .default_service(web::to(method_not_allowed)),
+                );
+            )*
+        }
+    };
+}
+
+routes! {
+    "/healthz" => { get: health::healthz },
+    "/readyz" => { get: health::readyz },
+    "/openapi.json" => { get: crate::openapi::openapi_json },
+    profile::PATH => {
+        get: profile::get,
+        head: profile::head,
+        put: profile::put,
+        patch: profile::patch,
+        delete: profile::delete,
+    },
 }

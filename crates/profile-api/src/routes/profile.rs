@@ -49,6 +49,13 @@ async fn explain_no_match(
 
 /// `GET /api/profile` (and HEAD): 200 with the profile and its ETag, 304 for a
 /// matching `If-None-Match`, 404 `PROFILE_NOT_FOUND`.
+#[utoipa::path(get, path = "/api/profile", tag = "profile", security(("bearer_jwt" = [])),
+    params(("If-None-Match" = Option<String>, Header, description = "ETag of a cached copy: 304 if unchanged")),
+    responses(
+        (status = 200, body = crate::profile::Profile, headers(("ETag" = String))),
+        (status = 304, description = "Not modified"),
+        (status = 401, body = crate::openapi::ProblemBody), (status = 404, body = crate::openapi::ProblemBody, description = "PROFILE_NOT_FOUND"),
+    ))]
 pub async fn get(
     caller: Caller,
     req: HttpRequest,
@@ -73,6 +80,18 @@ pub async fn get(
 /// `PUT /api/profile`: creates (201) or replaces (200) the whole profile; fields
 /// the body leaves out take their defaults. `If-Match` makes it a replace of that
 /// version only; `If-None-Match: *` makes it create-only.
+#[utoipa::path(put, path = "/api/profile", tag = "profile", security(("bearer_jwt" = [])),
+    request_body(content = crate::openapi::ProfileInput, content_type = "application/json"),
+    params(
+        ("If-Match" = Option<String>, Header, description = "Replace only this version (412 otherwise)"),
+        ("If-None-Match" = Option<String>, Header, description = "`*`: create only (412 if it exists)"),
+    ),
+    responses(
+        (status = 200, body = crate::profile::Profile, description = "Replaced"),
+        (status = 201, body = crate::profile::Profile, description = "Created"),
+        (status = 400, body = crate::openapi::ProblemBody), (status = 401, body = crate::openapi::ProblemBody), (status = 412, body = crate::openapi::ProblemBody), (status = 413, body = crate::openapi::ProblemBody),
+        (status = 415, body = crate::openapi::ProblemBody), (status = 422, body = crate::openapi::ProblemBody, description = "VALIDATION_ERROR naming the field"),
+    ))]
 pub async fn put(
     caller: Caller,
     req: HttpRequest,
@@ -103,6 +122,14 @@ pub async fn put(
 
 /// `PATCH /api/profile`: JSON merge patch (RFC 7396) of the existing profile:
 /// absent members stay, `null` resets to the default, values replace.
+#[utoipa::path(patch, path = "/api/profile", tag = "profile", security(("bearer_jwt" = [])),
+    request_body(content = crate::openapi::ProfileInput, content_type = "application/merge-patch+json"),
+    params(("If-Match" = Option<String>, Header, description = "Update only this version (412 otherwise)")),
+    responses(
+        (status = 200, body = crate::profile::Profile),
+        (status = 400, body = crate::openapi::ProblemBody), (status = 401, body = crate::openapi::ProblemBody), (status = 404, body = crate::openapi::ProblemBody), (status = 412, body = crate::openapi::ProblemBody),
+        (status = 415, body = crate::openapi::ProblemBody), (status = 422, body = crate::openapi::ProblemBody),
+    ))]
 pub async fn patch(
     caller: Caller,
     req: HttpRequest,
@@ -126,6 +153,9 @@ pub async fn patch(
 }
 
 /// `DELETE /api/profile`: 204, or 404 when there is none.
+#[utoipa::path(delete, path = "/api/profile", tag = "profile", security(("bearer_jwt" = [])),
+    params(("If-Match" = Option<String>, Header, description = "Delete only this version (412 otherwise)")),
+    responses((status = 204, description = "Deleted"), (status = 401, body = crate::openapi::ProblemBody), (status = 404, body = crate::openapi::ProblemBody), (status = 412, body = crate::openapi::ProblemBody)))]
 pub async fn delete(
     caller: Caller,
     req: HttpRequest,
@@ -140,4 +170,15 @@ pub async fn delete(
     } else {
         Err(explain_no_match(&client, caller, &pre).await)
     }
+}
+
+/// `HEAD /api/profile`: the headers of a GET.
+#[utoipa::path(head, path = "/api/profile", tag = "profile", security(("bearer_jwt" = [])),
+    responses((status = 200, description = "Exists", headers(("ETag" = String))), (status = 304, description = "Not modified"), (status = 401, body = crate::openapi::ProblemBody), (status = 404, body = crate::openapi::ProblemBody)))]
+pub async fn head(
+    caller: Caller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    get(caller, req, state).await
 }

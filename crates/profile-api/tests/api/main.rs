@@ -9,5 +9,6 @@ mod crud;
 mod health;
 mod least_privilege;
 mod logs;
+mod openapi;
 mod patch;
 mod validation;
