@@ -36,7 +36,9 @@ fn links(markdown: &str) -> Vec<String> {
 fn check(file: &Path, broken: &mut Vec<String>) {
     let text = std::fs::read_to_string(file).expect("readable");
     for target in links(&text) {
-        if target.starts_with("http://") || target.starts_with("https://") || target.starts_with('#')
+        if target.starts_with("http://")
+            || target.starts_with("https://")
+            || target.starts_with('#')
             || target.starts_with("mailto:")
         {
             continue;
