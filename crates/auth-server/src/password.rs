@@ -8,12 +8,12 @@
 //! [`Verification::ValidOutdated`], and the caller replaces them with argon2id;
 //! new hashes are only ever argon2id with the parameters below.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use argon2::password_hash::Ident;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Ident, Output, ParamsString};
+use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 
 /// argon2id memory cost in KiB (OWASP's minimum recommendation).
@@ -23,10 +23,20 @@ pub const T_COST: u32 = 2;
 /// argon2id lanes.
 pub const P_COST: u32 = 1;
 
+/// argon2's working memory (19 MiB): one per hash in flight, allocated once and
+/// reused, so memory stays at `max_in_flight` × 19 MiB however many hashes run.
+/// (Allocating it per hash let glibc's per-thread arenas keep hundreds of MiB.)
+type Workspace = Vec<Block>;
+
+fn new_workspace() -> Workspace {
+    vec![Block::default(); M_COST as usize]
+}
+
 /// Hashes and verifies passwords off the async executor.
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    workspaces: Arc<Mutex<Vec<Workspace>>>,
     /// A hash of a random password: verified against when the user does not exist,
     /// so an unknown e-mail costs the same as a wrong password.
     dummy_hash: Arc<str>,
@@ -37,12 +47,54 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-fn hash_blocking(password: &[u8]) -> anyhow::Result<String> {
+/// The raw argon2id output for `password` and `salt` with our parameters, computed
+/// in the caller's workspace.
+fn raw_hash(
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+    workspace: &mut Workspace,
+) -> anyhow::Result<()> {
+    argon2()
+        .hash_password_into_with_memory(password, salt, out, &mut workspace[..])
+        .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))
+}
+
+fn hash_blocking(password: &[u8], workspace: &mut Workspace) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    Ok(argon2()
-        .hash_password(password, &salt)
-        .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))?
-        .to_string())
+    let mut salt_bytes = [0u8; 64];
+    let raw_salt = salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    let mut out = [0u8; 32];
+    raw_hash(password, raw_salt, &mut out, workspace)?;
+    let params = Params::new(M_COST, T_COST, P_COST, None)
+        .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13 as u32),
+        params: ParamsString::try_from(&params).map_err(|e| anyhow::anyhow!("params: {e}"))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("output: {e}"))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Verifies a hash of our own scheme in the caller's workspace.
+fn verify_current(password: &[u8], parsed: &PasswordHash<'_>, workspace: &mut Workspace) -> bool {
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(raw_salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    if raw_hash(password, raw_salt, &mut out, workspace).is_err() {
+        return false;
+    }
+    // `Output` compares in constant time.
+    Output::new(&out).is_ok_and(|got| got == expected)
 }
 
 /// Largest argon2 cost an imported hash may ask for (Supabase Auth's limits): a
@@ -140,13 +192,18 @@ impl Verification {
     }
 }
 
-fn verify_blocking(password: &[u8], stored: &str) -> Verification {
+fn verify_blocking(password: &[u8], stored: &str, workspace: &mut Workspace) -> Verification {
     let kind = scheme(stored);
     let ok = match kind {
         // Like Go's bcrypt (and so Supabase Auth), only the first 72 bytes count.
         Scheme::Bcrypt => bcrypt::verify(password, stored).unwrap_or(false),
-        // Parameters and variant come from the stored string.
-        Scheme::Current | Scheme::Argon2Legacy => match PasswordHash::new(stored) {
+        Scheme::Current => match PasswordHash::new(stored) {
+            Ok(parsed) => verify_current(password, &parsed, workspace),
+            Err(_) => false,
+        },
+        // Parameters and variant come from the stored string (rare: imported
+        // hashes, replaced at the first sign-in), so they get their own memory.
+        Scheme::Argon2Legacy => match PasswordHash::new(stored) {
             Ok(parsed) => Argon2::default().verify_password(password, &parsed).is_ok(),
             Err(_) => false,
         },
@@ -162,33 +219,45 @@ fn verify_blocking(password: &[u8], stored: &str) -> Verification {
 impl PasswordHasher {
     /// A hasher that runs at most `max_in_flight` hashes at once.
     pub fn new(max_in_flight: usize) -> anyhow::Result<Self> {
+        let max_in_flight = max_in_flight.max(1);
         let random: String = crate::credentials::new_token();
-        let dummy = hash_blocking(random.as_bytes())?;
+        let dummy = hash_blocking(random.as_bytes(), &mut new_workspace())?;
         Ok(Self {
-            permits: Arc::new(Semaphore::new(max_in_flight.max(1))),
+            permits: Arc::new(Semaphore::new(max_in_flight)),
+            // Workspaces are created on first use, never more than the permits.
+            workspaces: Arc::new(Mutex::new(Vec::with_capacity(max_in_flight))),
             dummy_hash: dummy.into(),
         })
     }
 
     async fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce() -> T + Send + 'static,
+        f: impl FnOnce(&mut Workspace) -> T + Send + 'static,
     ) -> anyhow::Result<T> {
         let _permit = self
             .permits
             .acquire()
             .await
             .context("password hasher closed")?;
+        let taken = self.workspaces.lock().ok().and_then(|mut w| w.pop());
+        let mut workspace = taken.unwrap_or_else(new_workspace);
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(f))
-            .await
-            .context("password hashing task failed")
+        let (result, workspace) = tokio::task::spawn_blocking(move || {
+            let result = span.in_scope(|| f(&mut workspace));
+            (result, workspace)
+        })
+        .await
+        .context("password hashing task failed")?;
+        if let Ok(mut pool) = self.workspaces.lock() {
+            pool.push(workspace);
+        }
+        Ok(result)
     }
 
     /// A new argon2id PHC string for `password`.
     pub async fn hash(&self, password: &str) -> anyhow::Result<String> {
         let password = password.as_bytes().to_vec();
-        self.run(move || hash_blocking(&password)).await?
+        self.run(move |w| hash_blocking(&password, w)).await?
     }
 
     /// Whether `password` matches `phc`; with `None` (no such user) the same work is
@@ -211,7 +280,7 @@ impl PasswordHasher {
             None => (self.dummy_hash.to_string(), false),
         };
         let verdict = self
-            .run(move || verify_blocking(&password, &target))
+            .run(move |w| verify_blocking(&password, &target, w))
             .await?;
         Ok(if real { verdict } else { Verification::Invalid })
     }
@@ -220,6 +289,7 @@ impl PasswordHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::password_hash::PasswordHasher as _;
 
     #[tokio::test]
     async fn hashes_are_argon2id_with_the_chosen_parameters_and_verify() {
@@ -267,6 +337,28 @@ mod tests {
         }
         let old = bcrypt_hash("hunter22", 4, bcrypt::Version::TwoX);
         assert_eq!(scheme(&old), Scheme::Unsupported, "$2x$ is refused");
+    }
+
+    #[tokio::test]
+    async fn our_phc_strings_are_standard_and_memory_is_bounded() {
+        let h = PasswordHasher::new(2).expect("hasher");
+        let mut tasks = Vec::new();
+        for i in 0..12 {
+            let h = h.clone();
+            tasks.push(tokio::spawn(
+                async move { h.hash(&format!("pw-{i}")).await },
+            ));
+        }
+        for (i, t) in tasks.into_iter().enumerate() {
+            let phc = t.await.expect("task").expect("hash");
+            // Any argon2 implementation verifies what we wrote.
+            let parsed = PasswordHash::new(&phc).expect("phc");
+            assert!(Argon2::default()
+                .verify_password(format!("pw-{i}").as_bytes(), &parsed)
+                .is_ok());
+        }
+        // Twelve hashes ran, but never more workspaces than permits were made.
+        assert!(h.workspaces.lock().expect("lock").len() <= 2);
     }
 
     #[tokio::test]
