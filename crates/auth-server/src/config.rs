@@ -144,15 +144,20 @@ pub enum ConfigError {
 }
 
 impl Settings {
-    /// Reads defaults, then `DATABASE_URL` and every `AUTH_*` variable.
+    /// Reads defaults, then `DATABASE_URL` and every `AUTH_*` variable, and checks them.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+        let settings = Self::read_env()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Reads the environment without the checks (for `migrate`, which needs no secrets).
+    pub fn read_env() -> Result<Self, ConfigError> {
+        Ok(Figment::from(Serialized::defaults(Settings::default()))
             .merge(Env::raw().only(&["DATABASE_URL"]))
             .merge(Env::prefixed("AUTH_").ignore(&["DATABASE_URL"]))
             .extract()
-            .map_err(Box::new)?;
-        settings.validate()?;
-        Ok(settings)
+            .map_err(Box::new)?)
     }
 
     /// Checks invariants; refuses a missing or short secret outside dev mode.

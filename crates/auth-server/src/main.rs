@@ -6,10 +6,15 @@ use auth_server::{keys, startup, telemetry, Application, Settings};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = Settings::from_env()?;
-    telemetry::init(&settings.log_format);
     let args: Vec<String> = std::env::args().skip(1).collect();
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    // Migrating needs only a database URL; everything else needs valid secrets.
+    let settings = if words.as_slice() == ["migrate"] {
+        Settings::read_env()?
+    } else {
+        Settings::from_env()?
+    };
+    telemetry::init(&settings.log_format);
     match words.as_slice() {
         [] | ["serve"] => {
             let app = Application::build(settings).await?;

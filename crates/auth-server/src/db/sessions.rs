@@ -95,7 +95,10 @@ pub async fn find_with_user(
 ) -> Result<Option<(SessionRow, UserRow)>, tokio_postgres::Error> {
     let sql = format!(
         "SELECT {SESSION_COLUMNS}, {USER_COLUMNS} FROM identity.sessions s
-         JOIN identity.users u ON u.id = s.user_id WHERE s.token_hash = $1"
+         JOIN identity.users u ON u.id = s.user_id
+         WHERE s.token_hash = $1
+           -- A ban ends every session at once, not only new sign-ins.
+           AND (u.banned_until IS NULL OR u.banned_until <= now())"
     );
     let stmt = client.prepare_cached(&sql).await?;
     match client.query_opt(&stmt, &[&token_hash]).await? {

@@ -361,3 +361,22 @@ async fn revoke_sessions_ends_all_including_current() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_ban_ends_existing_sessions_and_their_tokens() {
+    let app = spawn_app().await;
+    let user = app.user("banned-later@example.com").await;
+    assert!(app.session_of(&user.signed).await.is_object());
+    app.sql("UPDATE identity.users SET banned_until = now() + interval '1 day'")
+        .await;
+    assert_eq!(app.session_of(&user.signed).await, Value::Null);
+    assert_eq!(
+        app.get_bearer("/token", &user.signed).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // An expired ban no longer matters (the session row was cleaned up, so sign in again).
+    app.sql("UPDATE identity.users SET banned_until = now() - interval '1 second'")
+        .await;
+    let again = app.sign_in(&user.email, &user.password).await;
+    assert!(app.session_of(&again).await.is_object());
+}
