@@ -181,6 +181,7 @@ impl Settings {
             wait_timeout: Duration::from_millis(self.db_wait_timeout_ms),
             create_timeout: Duration::from_millis(self.db_create_timeout_ms),
             recycle_timeout: Duration::from_millis(self.db_recycle_timeout_ms),
+            ..database::PoolOptions::default()
         }
     }
 

@@ -6,13 +6,18 @@ use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::{fmt, EnvFilter};
 
+/// Default log filter. Client errors (4xx) are not logged per request: under a
+/// flood of bad tokens that would be a log line per request; the verifier logs the
+/// reason at debug level.
+pub const DEFAULT_FILTER: &str = "info,actix_server=warn,tracing_actix_web=error";
+
 /// Installs the global subscriber once, writing to stdout; `format` is `json` or
 /// `pretty`. With `access_log`, every request span logs one line when it closes
 /// (method, route, status, request id, user id, latency). `RUST_LOG` overrides the
 /// default filter.
 pub fn init(format: &str, access_log: bool) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     init_with(format, access_log, filter, std::io::stdout);
 }
 
