@@ -48,6 +48,13 @@ pub struct VerifierConfig {
     /// TTL when the JWKS response has no usable `max-age` (still bounded by
     /// `min_ttl`/`max_ttl`). Default 10 min.
     pub default_ttl: Duration,
+    /// How long a token whose signature verified is remembered, so the next request
+    /// with the same token skips the RSA work (its `exp`/`nbf` are still checked
+    /// every time). Bounds how long a key removed from the JWKS keeps validating
+    /// tokens already seen. Zero turns the cache off. Default 30 s.
+    pub verified_cache_ttl: Duration,
+    /// Most tokens remembered at once. Default 10,000.
+    pub verified_cache_capacity: u64,
 }
 
 impl VerifierConfig {
@@ -71,6 +78,8 @@ impl VerifierConfig {
             min_ttl: Duration::from_secs(30),
             max_ttl: Duration::from_secs(60 * 60),
             default_ttl: Duration::from_secs(10 * 60),
+            verified_cache_ttl: Duration::from_secs(30),
+            verified_cache_capacity: 10_000,
         }
     }
 

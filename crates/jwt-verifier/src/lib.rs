@@ -53,6 +53,8 @@ pub struct Verifier {
 struct Inner {
     config: VerifierConfig,
     keys: KeyStore,
+    /// Tokens whose signature and fixed claims verified, by their exact text.
+    verified: Option<moka::sync::Cache<Arc<str>, Arc<AccessClaims>>>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -77,8 +79,18 @@ impl Verifier {
             .user_agent(concat!("jwt-verifier/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let keys = KeyStore::new(&config, url, http);
+        let verified = (!config.verified_cache_ttl.is_zero()).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(config.verified_cache_capacity)
+                .time_to_live(config.verified_cache_ttl)
+                .build()
+        });
         Ok(Self {
-            inner: Arc::new(Inner { config, keys }),
+            inner: Arc::new(Inner {
+                config,
+                keys,
+                verified,
+            }),
         })
     }
 
@@ -93,6 +105,30 @@ impl Verifier {
     /// must not be shown to the client.
     pub async fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
         let config = &self.inner.config;
+        let leeway = i64::try_from(config.leeway.as_secs()).unwrap_or(i64::MAX);
+        if let Some(cache) = &self.inner.verified {
+            if let Some(claims) = cache.get(token) {
+                // The signature, issuer and audience were checked when it was cached;
+                // time moves on, so the time claims are checked again.
+                let now = unix_now();
+                if now >= claims.exp.saturating_add(leeway) {
+                    return Err(VerifyError::Expired);
+                }
+                if now.saturating_add(leeway) < claims.nbf {
+                    return Err(VerifyError::NotYetValid);
+                }
+                return Ok((*claims).clone());
+            }
+        }
+        let claims = self.verify_uncached(token, leeway).await?;
+        if let Some(cache) = &self.inner.verified {
+            cache.insert(Arc::from(token), Arc::new(claims.clone()));
+        }
+        Ok(claims)
+    }
+
+    async fn verify_uncached(&self, token: &str, leeway: i64) -> Result<AccessClaims, VerifyError> {
+        let config = &self.inner.config;
         let unverified = token::parse(token, config.max_token_bytes)?;
         let key = self.inner.keys.key(&unverified.kid).await?;
         key.verify(unverified.signing_input.as_bytes(), &unverified.signature)
@@ -102,7 +138,7 @@ impl Verifier {
             &token::Expectations {
                 issuer: &config.issuer,
                 audience: &config.audience,
-                leeway_secs: i64::try_from(config.leeway.as_secs()).unwrap_or(i64::MAX),
+                leeway_secs: leeway,
                 now: unix_now(),
             },
         )

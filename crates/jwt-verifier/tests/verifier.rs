@@ -347,6 +347,27 @@ async fn expired_is_rejected() {
 }
 
 #[tokio::test]
+async fn a_remembered_token_still_expires_on_time() {
+    let (key, server, verifier) = setup().await;
+    // Valid for about one more second (60 s leeway included).
+    let c = claims_with(|c| {
+        c.insert("iat".into(), json!(now() - 120));
+        c.insert("nbf".into(), json!(now() - 120));
+        c.insert("exp".into(), json!(now() - 59));
+    });
+    let token = key.token(&c);
+    verifier.verify(&token).await.expect("valid now");
+    // A second use is answered from the verified-token cache: no new JWKS fetch …
+    let fetches = verifier.fetch_count();
+    verifier.verify(&token).await.expect("still valid");
+    assert_eq!(verifier.fetch_count(), fetches);
+    // … but the cache never outlives `exp`.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(rejects(&verifier, &token).await, VerifyError::Expired);
+    drop(server);
+}
+
+#[tokio::test]
 async fn not_yet_valid_is_rejected() {
     let (key, _server, verifier) = setup().await;
     let c = claims_with(|c| {
