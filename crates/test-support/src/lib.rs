@@ -187,6 +187,27 @@ async fn ensure_template(admin_url: &str) -> String {
     template
 }
 
+/// Every `(method, path)` operation an OpenAPI document describes, for comparing a
+/// service's route table with its `/openapi.json`.
+pub fn openapi_operations(doc: &serde_json::Value) -> std::collections::BTreeSet<(String, String)> {
+    const METHODS: [&str; 7] = ["get", "head", "post", "put", "patch", "delete", "options"];
+    doc["paths"]
+        .as_object()
+        .map(|paths| {
+            paths
+                .iter()
+                .flat_map(|(path, item)| {
+                    item.as_object()
+                        .into_iter()
+                        .flat_map(|ops| ops.keys())
+                        .filter(|k| METHODS.contains(&k.as_str()))
+                        .map(move |m| (m.clone(), path.clone()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;
