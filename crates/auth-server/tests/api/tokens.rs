@@ -26,13 +26,23 @@ async fn verify(app_address: &str, token: &str) -> Result<(String, Value), Strin
     Ok((header.key_id().expect("kid").to_owned(), claims))
 }
 
-async fn token_of(app: &TestApp, bearer: &str) -> String {
-    let res = app.get_bearer("/token", bearer).await;
+/// `GET /api/auth/token` on the instance at `address`, asserting 200.
+async fn token_at(address: &str, bearer: &str) -> String {
+    let res = reqwest::Client::new()
+        .get(format!("{address}/api/auth/token"))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(res.status(), StatusCode::OK);
     res.json::<Value>().await.expect("json")["token"]
         .as_str()
         .expect("token")
         .to_owned()
+}
+
+async fn token_of(app: &TestApp, bearer: &str) -> String {
+    token_at(&app.address, bearer).await
 }
 
 fn header_of(token: &str) -> Value {
@@ -210,17 +220,7 @@ async fn private_keys_are_sealed_and_survive_a_secret_rotation() {
     rotated.previous_key_encryption_secrets = TEST_KEK.into();
     let (address, _) = start(rotated.clone()).await;
     let user = app.user("kek@example.com").await;
-    let res = reqwest::Client::new()
-        .get(format!("{address}/api/auth/token"))
-        .bearer_auth(&user.signed)
-        .send()
-        .await
-        .expect("r");
-    assert_eq!(res.status(), StatusCode::OK);
-    let token = res.json::<Value>().await.expect("json")["token"]
-        .as_str()
-        .expect("t")
-        .to_owned();
+    let token = token_at(&address, &user.signed).await;
     let (used, _) = verify(&address, &token).await.expect("verifies");
     assert_eq!(used, kid);
 
@@ -362,16 +362,7 @@ async fn instances_agree_on_one_key_and_pick_up_rotations() {
     let kid: String = rows[0].get(0);
     let user = app.user("pair@example.com").await;
     for (address, _) in [&a, &b] {
-        let res = reqwest::Client::new()
-            .get(format!("{address}/api/auth/token"))
-            .bearer_auth(&user.signed)
-            .send()
-            .await
-            .expect("r");
-        let token = res.json::<Value>().await.expect("json")["token"]
-            .as_str()
-            .expect("t")
-            .to_owned();
+        let token = token_at(address, &user.signed).await;
         assert_eq!(header_of(&token)["kid"], kid.as_str());
     }
     // A rotation forced through instance A reaches instance B by its refresh loop.
