@@ -40,8 +40,12 @@ pub struct Settings {
     pub trusted_origins: String,
     /// Enforce the Origin / Fetch-Metadata CSRF rules on cookie-carrying POSTs.
     pub csrf_check: bool,
-    /// Trust the `X-Forwarded-For` header for the client IP (only behind a proxy).
-    pub trust_proxy: bool,
+    /// Comma-separated CIDRs of the proxies in front of us. Only when the socket peer
+    /// is one of them is the client IP taken from the forwarding header.
+    pub trusted_proxies: String,
+    /// The forwarding header read behind a trusted proxy: `x-forwarded-for` or
+    /// `forwarded` (RFC 7239).
+    pub client_ip_header: String,
     /// Session lifetime in seconds.
     pub session_expires_in: i64,
     /// A session's expiry is pushed forward once it is older than this (seconds).
@@ -83,12 +87,20 @@ pub struct Settings {
     pub key_rotation_interval: i64,
     /// How often each instance reloads keys and runs lifecycle steps, seconds.
     pub key_refresh_interval: i64,
-    /// Rate-limit sign-in, sign-up and change-password per client IP.
+    /// Rate-limit every endpoint that checks a password, per client IP and per account.
     pub rate_limit_enabled: bool,
-    /// Requests each IP may make to those endpoints per window.
+    /// Requests each client IP (IPv6: each /64) may make to those endpoints per window.
     pub rate_limit_max: u32,
-    /// The window, seconds.
+    /// The per-IP window, seconds.
     pub rate_limit_window: i64,
+    /// Attempts on one account (e-mail or user) per account window, from any IP.
+    pub rate_limit_account_max: u32,
+    /// The per-account window, seconds; the count starts afresh after it, so an
+    /// attacker can keep an owner out of password sign-in for at most this long
+    /// after they stop.
+    pub rate_limit_account_window: i64,
+    /// Keep the counters in Redis instead of Postgres (`redis://host:6379/0`).
+    pub rate_limit_redis_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -105,7 +117,8 @@ impl Default for Settings {
             dev_mode: false,
             trusted_origins: String::new(),
             csrf_check: true,
-            trust_proxy: false,
+            trusted_proxies: String::new(),
+            client_ip_header: "x-forwarded-for".into(),
             session_expires_in: 7 * 24 * 3600,
             session_update_age: 24 * 3600,
             session_fresh_age: 24 * 3600,
@@ -130,6 +143,9 @@ impl Default for Settings {
             rate_limit_enabled: true,
             rate_limit_max: 10,
             rate_limit_window: 60,
+            rate_limit_account_max: 10,
+            rate_limit_account_window: 300,
+            rate_limit_redis_url: None,
         }
     }
 }
@@ -203,8 +219,21 @@ impl Settings {
                 );
             }
         }
-        if self.rate_limit_max == 0 || self.rate_limit_window <= 0 {
-            return bad("AUTH_RATE_LIMIT_MAX and AUTH_RATE_LIMIT_WINDOW must be positive");
+        if self.rate_limit_max == 0
+            || self.rate_limit_window <= 0
+            || self.rate_limit_account_max == 0
+            || self.rate_limit_account_window <= 0
+        {
+            return bad("AUTH_RATE_LIMIT_MAX, AUTH_RATE_LIMIT_WINDOW, AUTH_RATE_LIMIT_ACCOUNT_MAX and AUTH_RATE_LIMIT_ACCOUNT_WINDOW must be positive");
+        }
+        if let Err(e) = self.trusted_proxy_list() {
+            return Err(ConfigError::Invalid(e));
+        }
+        if !matches!(
+            self.client_ip_header.as_str(),
+            "x-forwarded-for" | "forwarded"
+        ) {
+            return bad("AUTH_CLIENT_IP_HEADER must be x-forwarded-for or forwarded");
         }
         if !(60..=MAX_JWT_LIFETIME_SECS).contains(&self.jwt_lifetime) {
             return bad("AUTH_JWT_LIFETIME must be between 60 and 3600 seconds");
@@ -236,6 +265,14 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// `AUTH_TRUSTED_PROXIES` parsed (a bare address counts as its /32 or /128).
+    pub fn trusted_proxy_list(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        split_list(&self.trusted_proxies)
+            .iter()
+            .map(|s| crate::client_ip::parse_cidr(s))
+            .collect()
     }
 
     /// `AUTH_TRUSTED_ORIGINS` split on commas.

@@ -43,13 +43,25 @@ impl TrustedOrigins {
         &self.all
     }
 
-    /// A redirect target is acceptable when it is a trusted absolute URL or a
-    /// same-site relative path (`/x`, never `//x` or `/\x`).
+    /// A redirect target is acceptable when it is an absolute http(s) URL on a
+    /// trusted origin or a same-site path (`/x`, never `//x`). Control characters,
+    /// whitespace and backslashes are refused outright: browsers strip the first two
+    /// and read `\` as `/`, so `/\t/evil.example` would become `//evil.example`.
     pub fn is_safe_redirect(&self, target: &str) -> bool {
-        if target.starts_with('/') {
-            return !target.starts_with("//") && !target.starts_with("/\\");
+        if target.is_empty()
+            || target
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+        {
+            return false;
         }
-        self.is_trusted(target)
+        if target.starts_with('/') {
+            return !target.starts_with("//");
+        }
+        url::Url::parse(target).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && self.all.contains(&u.origin().ascii_serialization())
+        })
     }
 
     /// Step A: the request's Origin (else Referer) must be present and trusted.
@@ -138,6 +150,15 @@ mod tests {
         assert!(!o.is_safe_redirect("/\\evil.example"));
         assert!(o.is_safe_redirect("http://localhost:3000/dashboard"));
         assert!(!o.is_safe_redirect("https://evil.example/"));
+        for c in (0u8..=0x20).chain([0x7f]) {
+            let payload = format!("/{}/evil.example", c as char);
+            assert!(!o.is_safe_redirect(&payload), "{payload:?}");
+        }
+        assert!(!o.is_safe_redirect("/\u{2028}/evil.example"));
+        assert!(!o.is_safe_redirect("http:evil.example"));
+        assert!(!o.is_safe_redirect("javascript:alert(1)"));
+        assert!(!o.is_safe_redirect("dashboard"));
+        assert!(!o.is_safe_redirect(""));
     }
 
     #[test]

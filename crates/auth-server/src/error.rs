@@ -1,7 +1,7 @@
 //! The one error type of the auth-server: each variant maps to a status and the
 //! `{message, code}` body of Better Auth's wire protocol, in one place.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use auth_wire::ErrorBody;
 
@@ -47,8 +47,9 @@ pub enum ApiError {
     UserAlreadyExists,
     #[error("POST method requires deferSessionRefresh to be enabled in session config")]
     MethodNotAllowedDefer,
+    /// Over a rate limit; the client may retry after this many seconds.
     #[error("Too many requests. Please try again later.")]
-    TooManyRequests,
+    TooManyRequests { retry_after: u64 },
     #[error("Service unavailable")]
     Unavailable,
     /// Anything unexpected: logged with its cause chain, answered with an opaque 500.
@@ -79,7 +80,7 @@ impl ApiError {
             ApiError::SessionNotFresh => "SESSION_NOT_FRESH",
             ApiError::UserAlreadyExists => "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
             ApiError::MethodNotAllowedDefer => "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED",
-            ApiError::TooManyRequests => return None,
+            ApiError::TooManyRequests { .. } => return None,
             ApiError::Unavailable => "SERVICE_UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
         })
@@ -107,7 +108,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowedDefer => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::UserAlreadyExists => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -117,7 +118,19 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(e) = self {
             tracing::error!(error = ?e, "request failed");
         }
-        HttpResponse::build(self.status_code()).json(ErrorBody {
+        let mut res = HttpResponse::build(self.status_code());
+        match self {
+            // Standard `Retry-After`, plus Better Auth's `x-retry-after` for its client.
+            ApiError::TooManyRequests { retry_after } => {
+                res.insert_header((header::RETRY_AFTER, retry_after.to_string()))
+                    .insert_header(("x-retry-after", retry_after.to_string()));
+            }
+            ApiError::Unavailable => {
+                res.insert_header((header::RETRY_AFTER, "1"));
+            }
+            _ => {}
+        }
+        res.json(ErrorBody {
             message: self.to_string(),
             code: self.code().map(str::to_owned),
         })

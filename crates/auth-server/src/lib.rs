@@ -2,6 +2,7 @@
 //! `main.rs` is a thin shell around [`startup::Application`].
 
 pub mod body;
+pub mod client_ip;
 pub mod config;
 pub mod cookies;
 pub mod credentials;

@@ -41,19 +41,13 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
-    /// Reads the peer address (or `X-Forwarded-For` behind a trusted proxy) and the
-    /// user agent, truncated to what the table keeps.
-    pub fn of(req: &HttpRequest, trust_proxy: bool) -> Self {
-        let ip = if trust_proxy {
-            req.connection_info()
-                .realip_remote_addr()
-                .map(str::to_owned)
-                .unwrap_or_default()
-        } else {
-            req.peer_addr()
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default()
-        };
+    /// The client IP (see [`crate::client_ip`]) and the user agent, truncated to
+    /// what the table keeps.
+    pub fn of(req: &HttpRequest, state: &AppState) -> Self {
+        let ip = state
+            .client_ip(req)
+            .map(|ip| ip.to_string())
+            .unwrap_or_default();
         let user_agent = req
             .headers()
             .get(actix_web::http::header::USER_AGENT)

@@ -13,6 +13,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use tracing_actix_web::TracingLogger;
 
+use crate::client_ip::{ClientIpResolver, ForwardHeader};
 use crate::config::Settings;
 use crate::cookies::SessionCookies;
 use crate::credentials::CookieSigner;
@@ -20,7 +21,7 @@ use crate::csrf::TrustedOrigins;
 use crate::jwt::TokenIssuer;
 use crate::keys::{self, KeyPolicy, KeyStore, Sealer};
 use crate::password::PasswordHasher;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{RateLimiter, Rule, Store};
 use crate::routes;
 use crate::state::AppState;
 
@@ -69,14 +70,17 @@ impl Application {
             settings.audiences(),
             Duration::from_secs(settings.jwt_lifetime.unsigned_abs()),
         );
-        let rate_limiter = settings.rate_limit_enabled.then(|| {
-            RateLimiter::new(
-                settings.rate_limit_max,
-                Duration::from_secs(settings.rate_limit_window.unsigned_abs()),
-            )
-        });
+        let rate_limiter = rate_limiter(&settings, &pool)?;
+        let client_ip = ClientIpResolver::new(
+            settings.trusted_proxy_list().map_err(anyhow::Error::msg)?,
+            match settings.client_ip_header.as_str() {
+                "forwarded" => ForwardHeader::Forwarded,
+                _ => ForwardHeader::XForwardedFor,
+            },
+        );
         let state = web::Data::new(AppState {
             rate_limiter,
+            client_ip,
             keys,
             tokens,
             signer: CookieSigner::new(&secret, &previous),
@@ -102,7 +106,7 @@ impl Application {
             let body_limit = app_state.settings.body_limit;
             App::new()
                 .wrap(error_bodies())
-                .wrap(actix_web::middleware::from_fn(crate::rate_limit::limit))
+                .wrap(service_kit::security_headers())
                 .wrap(cors(&app_state.origins))
                 .wrap(TracingLogger::default())
                 .app_data(app_state.clone())
@@ -158,6 +162,32 @@ pub fn key_store(settings: &Settings) -> KeyStore {
     KeyStore::new(Sealer::new(&kek, &previous), key_policy(settings))
 }
 
+/// The credential endpoints' limiter the settings describe, or `None` when off.
+fn rate_limiter(
+    settings: &Settings,
+    pool: &deadpool_postgres::Pool,
+) -> anyhow::Result<Option<RateLimiter>> {
+    if !settings.rate_limit_enabled {
+        return Ok(None);
+    }
+    let secs = |s: i64| Duration::from_secs(s.unsigned_abs());
+    let store = match &settings.rate_limit_redis_url {
+        Some(url) if !url.is_empty() => RateLimiter::redis_store(url)?,
+        _ => Store::Postgres(pool.clone()),
+    };
+    Ok(Some(RateLimiter::new(
+        store,
+        Rule {
+            max: settings.rate_limit_max,
+            window: secs(settings.rate_limit_window),
+        },
+        Rule {
+            max: settings.rate_limit_account_max,
+            window: secs(settings.rate_limit_account_window),
+        },
+    )))
+}
+
 /// Lifecycle timing from the settings.
 pub fn key_policy(settings: &Settings) -> KeyPolicy {
     let secs = |s: i64| Duration::from_secs(s.unsigned_abs());
@@ -179,7 +209,9 @@ async fn key_maintenance(state: web::Data<AppState>) {
     loop {
         tick.tick().await;
         if let Some(limiter) = &state.rate_limiter {
-            limiter.forget_idle();
+            if let Err(e) = limiter.sweep().await {
+                tracing::warn!(error = %e, "rate-limit sweep failed");
+            }
         }
         match keys::maintain(&state.pool, &state.keys).await {
             Ok(events) => {
@@ -221,7 +253,12 @@ fn cors(origins: &TrustedOrigins) -> Cors {
             header::ACCEPT,
             header::IF_MATCH,
         ])
-        .expose_headers(["set-auth-token", "set-auth-jwt"])
+        .expose_headers([
+            "set-auth-token",
+            "set-auth-jwt",
+            "retry-after",
+            "x-retry-after",
+        ])
         .max_age(600)
 }
 

@@ -24,6 +24,8 @@ pub struct AppState {
     pub tokens: TokenIssuer,
     /// `None` when rate limiting is off.
     pub rate_limiter: Option<crate::rate_limit::RateLimiter>,
+    /// Who the client is behind our trusted proxies.
+    pub client_ip: crate::client_ip::ClientIpResolver,
 }
 
 impl AppState {
@@ -42,6 +44,24 @@ impl AppState {
             self.origins.check_login(req)
         } else {
             Ok(())
+        }
+    }
+
+    /// The request's client IP (see [`crate::client_ip`]).
+    pub fn client_ip(&self, req: &HttpRequest) -> Option<std::net::IpAddr> {
+        self.client_ip
+            .resolve(req.peer_addr().map(|a| a.ip()), req.headers())
+    }
+
+    /// Counts a password-checking request against its IP's and account's limits.
+    pub async fn check_rate_limit(
+        &self,
+        req: &HttpRequest,
+        account: crate::rate_limit::Account<'_>,
+    ) -> Result<(), ApiError> {
+        match &self.rate_limiter {
+            Some(limiter) => limiter.check(self.client_ip(req), Some(account)).await,
+            None => Ok(()),
         }
     }
 

@@ -61,6 +61,7 @@ impl Application {
             App::new()
                 // Outermost last: requests pass the logger, then the JSON error
                 // bodies (so they also cover CORS refusals), then CORS.
+                .wrap(service_kit::security_headers())
                 .wrap(cors(&origins))
                 .wrap(json_errors(app_state.settings.body_limit))
                 .wrap(TracingLogger::<RequestSpan>::new())
@@ -134,7 +135,7 @@ fn cors(origins: &[String]) -> Cors {
             header::IF_MATCH,
             header::IF_NONE_MATCH,
         ])
-        .expose_headers([header::ETAG, header::LOCATION])
+        .expose_headers([header::ETAG, header::LOCATION, header::RETRY_AFTER])
         .max_age(600);
     for origin in origins {
         cors = cors.allowed_origin(origin);

@@ -4,6 +4,7 @@
 //! prepared it.
 
 pub mod accounts;
+pub mod rate_limits;
 pub mod sessions;
 pub mod signing_keys;
 pub mod users;

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use crate::body::{self, Accepts};
 use crate::db::{accounts, sessions, users};
 use crate::error::ApiError;
+use crate::rate_limit::Account;
 use crate::session_service::{self, ClientInfo};
 use crate::state::AppState;
 
@@ -28,6 +29,9 @@ pub async fn change_password(
     f.finish()?;
     let current = session_service::require(&state, &req).await?;
     state.check_password_length(&new_password)?;
+    state
+        .check_rate_limit(&req, Account::User(current.user.id))
+        .await?;
     if current_password.encode_utf16().count() > state.settings.password_max_length {
         return Err(ApiError::InvalidPassword);
     }
@@ -44,7 +48,7 @@ pub async fn change_password(
     }
     let new_hash = state.hasher.hash(&new_password).await?;
 
-    let info = ClientInfo::of(&req, state.settings.trust_proxy);
+    let info = ClientInfo::of(&req, &state);
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     accounts::set_credential_hash(&tx, current.user.id, &new_hash).await?;

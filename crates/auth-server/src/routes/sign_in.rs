@@ -8,6 +8,7 @@ use crate::body::{self, Accepts};
 use crate::db::{accounts, users};
 use crate::error::ApiError;
 use crate::password::Verification;
+use crate::rate_limit::Account;
 use crate::session_service::{self, ClientInfo};
 use crate::state::AppState;
 
@@ -49,6 +50,13 @@ pub async fn sign_in(
     {
         return Err(ApiError::InvalidCallbackUrl);
     }
+    // Every response header is built before anything is written.
+    let location = callback
+        .as_deref()
+        .map(header::HeaderValue::from_str)
+        .transpose()
+        .map_err(|_| ApiError::InvalidCallbackUrl)?;
+    state.check_rate_limit(&req, Account::Email(&email)).await?;
 
     // The connection goes back to the pool before the (slow) hash.
     let found = users::find_for_sign_in(&state.pool.get().await?, &email).await?;
@@ -72,7 +80,7 @@ pub async fn sign_in(
     }
     let user = candidate.user;
 
-    let info = ClientInfo::of(&req, state.settings.trust_proxy);
+    let info = ClientInfo::of(&req, &state);
     let (token, _) =
         session_service::create(&state.pool.get().await?, &state, user.id, remember, &info).await?;
     tracing::info!(user_id = %user.id, "user signed in");
@@ -85,8 +93,8 @@ pub async fn sign_in(
         remember,
         state.settings.session_expires_in,
     );
-    if let Some(url) = &callback {
-        res.insert_header((header::LOCATION, url.as_str()));
+    if let Some(location) = location {
+        res.insert_header((header::LOCATION, location));
     }
     Ok(res.json(auth_wire::SignInResponse {
         redirect: callback.is_some(),

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use crate::body::{self, Accepts};
 use crate::db::{accounts, users};
 use crate::error::ApiError;
+use crate::rate_limit::Account;
 use crate::session_service::{self, ClientInfo};
 use crate::state::AppState;
 
@@ -57,6 +58,7 @@ pub async fn sign_up(
         return Err(ApiError::PasswordTooShort);
     }
     state.check_password_length(&password)?;
+    state.check_rate_limit(&req, Account::Email(&email)).await?;
 
     // Cheap pre-check so a taken e-mail costs no hashing; the insert below still
     // decides races through the unique constraint.
@@ -65,7 +67,7 @@ pub async fn sign_up(
     }
     let hash = state.hasher.hash(&password).await?;
 
-    let info = ClientInfo::of(&req, state.settings.trust_proxy);
+    let info = ClientInfo::of(&req, &state);
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     let user = users::insert(&tx, &name, &email, image.as_deref())
