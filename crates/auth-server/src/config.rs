@@ -66,6 +66,15 @@ pub struct Settings {
     pub db_pool_size: usize,
     /// Worker threads for HTTP (0: one per core).
     pub workers: usize,
+    /// Seconds a request may take before it is answered 503 with `Retry-After`
+    /// (bounds every request when the database stalls).
+    pub request_timeout: u64,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT; must exceed
+    /// `request_timeout`, so every accepted request is answered.
+    pub shutdown_timeout: u64,
+    /// Seconds unacknowledged data may wait on a database socket before the
+    /// connection counts as broken (`TCP_USER_TIMEOUT`).
+    pub db_tcp_user_timeout: u64,
     /// Log format: `json` or `pretty`.
     pub log_format: String,
     /// Secret from which the key sealing private JWT keys at rest is derived
@@ -131,6 +140,9 @@ impl Default for Settings {
             body_limit: 64 * 1024,
             db_pool_size: 16,
             workers: 0,
+            request_timeout: 10,
+            shutdown_timeout: 30,
+            db_tcp_user_timeout: 10,
             log_format: "json".into(),
             key_encryption_secret: None,
             previous_key_encryption_secrets: String::new(),
@@ -253,6 +265,14 @@ impl Settings {
         }
         if self.password_min_length == 0 || self.password_min_length > self.password_max_length {
             return bad("password length bounds are inconsistent");
+        }
+        if self.request_timeout == 0 || self.db_tcp_user_timeout == 0 {
+            return bad(
+                "AUTH_REQUEST_TIMEOUT and AUTH_DB_TCP_USER_TIMEOUT must be at least 1 second",
+            );
+        }
+        if self.shutdown_timeout <= self.request_timeout {
+            return bad("AUTH_SHUTDOWN_TIMEOUT must exceed AUTH_REQUEST_TIMEOUT, so every accepted request is answered before exit");
         }
         if self.max_concurrent_hashes == 0 || self.db_pool_size == 0 {
             return bad("AUTH_MAX_CONCURRENT_HASHES and AUTH_DB_POOL_SIZE must be at least 1");

@@ -53,8 +53,10 @@ pub enum ApiError {
     #[error("Service unavailable")]
     Unavailable,
     /// Anything unexpected: logged with its cause chain, answered with an opaque 500.
+    /// Build it with `?`/`into()`: a database outage inside the chain becomes
+    /// [`ApiError::Unavailable`] instead.
     #[error("Internal server error")]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
 }
 
 impl ApiError {
@@ -137,14 +139,38 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        match database::classify_chain(e.as_ref()) {
+            database::Failure::Unavailable => {
+                database::warn_unavailable(&e);
+                ApiError::Unavailable
+            }
+            database::Failure::Bug => ApiError::Internal(e),
+        }
+    }
+}
+
 impl From<tokio_postgres::Error> for ApiError {
     fn from(e: tokio_postgres::Error) -> Self {
-        ApiError::Internal(e.into())
+        match database::classify(&e) {
+            database::Failure::Unavailable => {
+                database::warn_unavailable(&e);
+                ApiError::Unavailable
+            }
+            database::Failure::Bug => ApiError::Internal(e.into()),
+        }
     }
 }
 
 impl From<deadpool_postgres::PoolError> for ApiError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        ApiError::Internal(e.into())
+        match database::classify_pool(&e) {
+            database::Failure::Unavailable => {
+                database::warn_unavailable(&e);
+                ApiError::Unavailable
+            }
+            database::Failure::Bug => ApiError::Internal(e.into()),
+        }
     }
 }

@@ -47,6 +47,7 @@ impl Application {
             &settings.database_url,
             &database::PoolOptions {
                 max_size: settings.db_pool_size,
+                tcp_user_timeout: Duration::from_secs(settings.db_tcp_user_timeout),
                 ..Default::default()
             },
         )?;
@@ -101,6 +102,8 @@ impl Application {
             .with_context(|| format!("binding {}:{}", state.settings.host, state.settings.port))?;
         let port = listener.local_addr()?.port();
         let workers = state.settings.workers;
+        let deadline =
+            service_kit::RequestDeadline(Duration::from_secs(state.settings.request_timeout));
         let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             let body_limit = app_state.settings.body_limit;
@@ -110,12 +113,13 @@ impl Application {
                 .wrap(cors(&app_state.origins))
                 .wrap(TracingLogger::default())
                 .app_data(app_state.clone())
+                .app_data(deadline)
                 .app_data(web::PayloadConfig::new(body_limit))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })
         .listen(listener)?
-        .shutdown_timeout(10);
+        .shutdown_timeout(state.settings.shutdown_timeout);
         if workers > 0 {
             server = server.workers(workers);
         }

@@ -16,6 +16,9 @@ use tokio_postgres::config::SslMode;
 pub use deadpool_postgres;
 pub use tokio_postgres;
 
+pub mod failure;
+pub use failure::{classify, classify_chain, classify_pool, warn_unavailable, Failure};
+
 mod embedded {
     refinery::embed_migrations!("../../migrations");
 }
@@ -59,6 +62,12 @@ pub struct PoolOptions {
     /// A connection unused for longer is dropped instead: Neon suspends an idle
     /// compute after 5 minutes and its sockets die with it.
     pub max_idle: Duration,
+    /// TCP keepalive idle time: a silent peer is probed after this long, so a
+    /// dead network path is noticed on idle connections too.
+    pub keepalive_idle: Duration,
+    /// Linux `TCP_USER_TIMEOUT`: sent data unacknowledged for this long breaks the
+    /// connection instead of letting a query wait for a vanished server.
+    pub tcp_user_timeout: Duration,
 }
 
 impl Default for PoolOptions {
@@ -70,6 +79,8 @@ impl Default for PoolOptions {
             recycle_timeout: Duration::from_secs(5),
             verify_after_idle: Duration::from_secs(30),
             max_idle: Duration::from_secs(240),
+            keepalive_idle: Duration::from_secs(30),
+            tcp_user_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -131,7 +142,17 @@ pub fn requires_tls(target: &ConnectTarget) -> bool {
 /// Builds the connection pool. No connection is opened until the first checkout, so
 /// start-up never blocks on (or races) the database.
 pub fn build_pool(url: &str, options: &PoolOptions) -> Result<Pool, DbError> {
-    let target = parse_url(url)?;
+    let mut target = parse_url(url)?;
+    // Keepalive (every 10 s after the idle time, 3 probes) and the user timeout make a
+    // broken path fail a query within seconds, not after the kernel's ~15 minutes.
+    target
+        .config
+        .connect_timeout(options.create_timeout)
+        .keepalives(true)
+        .keepalives_idle(options.keepalive_idle)
+        .keepalives_interval(Duration::from_secs(10))
+        .keepalives_retries(3)
+        .tcp_user_timeout(options.tcp_user_timeout);
     let manager = deadpool_postgres::Manager::from_config(
         target.config,
         target.tls,

@@ -31,7 +31,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::header::{HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
+use actix_web::http::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 use auth_wire::{AccessClaims, ErrorBody};
@@ -41,7 +41,8 @@ use crate::{Verifier, VerifyError};
 /// The verified claims of the request's `Authorization: Bearer` token.
 ///
 /// Needs a [`Verifier`] in app data, as `web::Data<Verifier>` (or a plain
-/// `Verifier`). Any failure answers 401 via [`AuthError`].
+/// `Verifier`). A bad or missing token answers 401 via [`AuthError`]; keys that
+/// cannot be loaded (the issuer is down and nothing is cached) answer 503.
 #[derive(Debug, Clone)]
 pub struct AuthenticatedUser(pub AccessClaims);
 
@@ -59,6 +60,12 @@ pub enum AuthError {
     /// `WWW-Authenticate: Bearer error="invalid_token"`, code `INVALID_TOKEN`.
     #[error("Invalid or expired token")]
     InvalidToken,
+    /// The token could not be checked because no signing keys can be loaded (the
+    /// JWKS endpoint is unreachable and nothing usable is cached): 503 with
+    /// `Retry-After`, code `SERVICE_UNAVAILABLE`. Not a 401: the token may well be
+    /// good, and a 401 would send the user back to sign-in.
+    #[error("Token keys are temporarily unavailable")]
+    Unavailable,
     /// No `Verifier` in app data: a wiring bug of the service, so 500, not 401
     /// (which would send clients into a pointless re-login loop).
     #[error("Internal server error")]
@@ -69,6 +76,7 @@ impl ResponseError for AuthError {
     fn status_code(&self) -> StatusCode {
         match self {
             AuthError::MissingCredentials | AuthError::InvalidToken => StatusCode::UNAUTHORIZED,
+            AuthError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -77,9 +85,13 @@ impl ResponseError for AuthError {
         let (challenge, code) = match self {
             AuthError::MissingCredentials => (Some("Bearer"), "UNAUTHORIZED"),
             AuthError::InvalidToken => (Some(r#"Bearer error="invalid_token""#), "INVALID_TOKEN"),
+            AuthError::Unavailable => (None, "SERVICE_UNAVAILABLE"),
             AuthError::Misconfigured => (None, "INTERNAL_SERVER_ERROR"),
         };
         let mut response = HttpResponse::build(self.status_code());
+        if *self == AuthError::Unavailable {
+            response.insert_header((RETRY_AFTER, HeaderValue::from_static("1")));
+        }
         if let Some(challenge) = challenge {
             response.insert_header((WWW_AUTHENTICATE, HeaderValue::from_static(challenge)));
         }
@@ -111,10 +123,10 @@ impl FromRequest for AuthenticatedUser {
                 Err(reason) => {
                     // The reason only; the token itself never reaches the logs.
                     if matches!(reason, VerifyError::JwksUnavailable(_)) {
-                        tracing::info!(%reason, "bearer token rejected");
-                    } else {
-                        tracing::debug!(%reason, "bearer token rejected");
+                        tracing::warn!(%reason, "bearer token not checkable: no keys");
+                        return Err(AuthError::Unavailable);
                     }
+                    tracing::debug!(%reason, "bearer token rejected");
                     Err(AuthError::InvalidToken)
                 }
             }

@@ -47,6 +47,12 @@ pub struct Settings {
     pub db_create_timeout_ms: u64,
     /// How long the recycle check of an idle connection may take, milliseconds.
     pub db_recycle_timeout_ms: u64,
+    /// How long unacknowledged data may wait on a database socket before the
+    /// connection counts as broken (`TCP_USER_TIMEOUT`), milliseconds.
+    pub db_tcp_user_timeout_ms: u64,
+    /// Seconds a request may take before it is answered 503 with `Retry-After`
+    /// (bounds every request when the database stalls); below `shutdown_timeout`.
+    pub request_timeout: u64,
     /// Worker threads for HTTP (0: one per core).
     pub workers: usize,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
@@ -78,6 +84,8 @@ impl Default for Settings {
             db_wait_timeout_ms: millis(pool.wait_timeout),
             db_create_timeout_ms: millis(pool.create_timeout),
             db_recycle_timeout_ms: millis(pool.recycle_timeout),
+            db_tcp_user_timeout_ms: millis(pool.tcp_user_timeout),
+            request_timeout: 5,
             workers: 0,
             shutdown_timeout: 10,
             log_format: "json".into(),
@@ -145,8 +153,12 @@ impl Settings {
         if self.db_wait_timeout_ms == 0
             || self.db_create_timeout_ms == 0
             || self.db_recycle_timeout_ms == 0
+            || self.db_tcp_user_timeout_ms == 0
         {
             return bad("PROFILE_DB_*_TIMEOUT_MS must be positive".into());
+        }
+        if self.request_timeout == 0 || self.shutdown_timeout <= self.request_timeout {
+            return bad("PROFILE_REQUEST_TIMEOUT must be at least 1 and below PROFILE_SHUTDOWN_TIMEOUT, so every accepted request is answered before exit".into());
         }
         if !matches!(self.log_format.as_str(), "json" | "pretty") {
             return bad("PROFILE_LOG_FORMAT must be json or pretty".into());
@@ -181,6 +193,7 @@ impl Settings {
             wait_timeout: Duration::from_millis(self.db_wait_timeout_ms),
             create_timeout: Duration::from_millis(self.db_create_timeout_ms),
             recycle_timeout: Duration::from_millis(self.db_recycle_timeout_ms),
+            tcp_user_timeout: Duration::from_millis(self.db_tcp_user_timeout_ms),
             ..database::PoolOptions::default()
         }
     }

@@ -70,8 +70,10 @@ pub enum ApiError {
     #[error("{0}")]
     Unavailable(String),
     /// Anything unexpected: logged with its cause chain, answered with an opaque 500.
+    /// Build it with `?`/`into()`: a database outage inside the chain becomes
+    /// [`ApiError::Unavailable`] instead.
     #[error("Internal server error")]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
 }
 
 impl ApiError {
@@ -88,6 +90,7 @@ impl ApiError {
         match self {
             ApiError::Auth(AuthError::MissingCredentials) => "UNAUTHORIZED",
             ApiError::Auth(AuthError::InvalidToken) => "INVALID_TOKEN",
+            ApiError::Auth(AuthError::Unavailable) => "SERVICE_UNAVAILABLE",
             ApiError::Auth(AuthError::Misconfigured) | ApiError::Internal(_) => {
                 "INTERNAL_SERVER_ERROR"
             }
@@ -146,7 +149,7 @@ impl ResponseError for ApiError {
             } => {
                 response.insert_header(("accept-patch", HeaderValue::from_static(allowed)));
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::Auth(AuthError::Unavailable) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             _ => {}
@@ -175,64 +178,52 @@ impl From<AuthError> for ApiError {
 /// Constraint of `learner.profiles.user_id`'s foreign key to `identity.users`.
 const USER_FK: &str = "profiles_user_id_fkey";
 
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        match database::classify_chain(e.as_ref()) {
+            database::Failure::Unavailable => unavailable(&e),
+            database::Failure::Bug => ApiError::Internal(e),
+        }
+    }
+}
+
 impl From<tokio_postgres::Error> for ApiError {
     fn from(e: tokio_postgres::Error) -> Self {
-        let Some(db) = e.as_db_error() else {
-            // No server answer because the connection broke (Neon suspend, network):
-            // transient. Anything else (a type mismatch reading a row) is our bug.
-            let broken = e.is_closed()
-                || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
-            if broken {
-                tracing::warn!(error = %e, "database connection failed");
-                return ApiError::Unavailable("Database temporarily unavailable".into());
+        if let Some(db) = e.as_db_error() {
+            let code = db.code();
+            if *code == SqlState::FOREIGN_KEY_VIOLATION && db.constraint() == Some(USER_FK) {
+                return ApiError::UserGone;
             }
-            return ApiError::Internal(e.into());
-        };
-        let code = db.code();
-        if *code == SqlState::FOREIGN_KEY_VIOLATION && db.constraint() == Some(USER_FK) {
-            return ApiError::UserGone;
+            if *code == SqlState::CHECK_VIOLATION {
+                // Validation mirrors every CHECK, so this is a drift between the two;
+                // still the client's input, so still a 422, but worth a warning.
+                tracing::warn!(constraint = ?db.constraint(), "CHECK violated despite validation");
+                let field = db
+                    .constraint()
+                    .and_then(|c| c.strip_prefix("profiles_"))
+                    .and_then(|c| c.strip_suffix("_check"))
+                    .unwrap_or("profile");
+                return ApiError::invalid(field, "is not accepted by the database");
+            }
         }
-        if *code == SqlState::CHECK_VIOLATION {
-            // Validation mirrors every CHECK, so this is a drift between the two;
-            // still the client's input, so still a 422, but worth a warning.
-            tracing::warn!(constraint = ?db.constraint(), "CHECK violated despite validation");
-            let field = db
-                .constraint()
-                .and_then(|c| c.strip_prefix("profiles_"))
-                .and_then(|c| c.strip_suffix("_check"))
-                .unwrap_or("profile");
-            return ApiError::invalid(field, "is not accepted by the database");
+        match database::classify(&e) {
+            database::Failure::Unavailable => unavailable(&e),
+            database::Failure::Bug => ApiError::Internal(e.into()),
         }
-        // Class 08 (connection), 57P0x (shutdown, e.g. a suspending Neon compute),
-        // 53 (resources), 57014 (statement timeout): transient, worth a retry.
-        let sqlstate = code.code();
-        if sqlstate.starts_with("08")
-            || sqlstate.starts_with("57P0")
-            || sqlstate.starts_with("53")
-            || *code == SqlState::QUERY_CANCELED
-        {
-            tracing::warn!(error = %e, "database temporarily unavailable");
-            return ApiError::Unavailable("Database temporarily unavailable".into());
-        }
-        ApiError::Internal(e.into())
     }
 }
 
 impl From<deadpool_postgres::PoolError> for ApiError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
-        use deadpool_postgres::PoolError;
-        match e {
-            // Opening a connection failed (server down, Neon waking up, wrong
-            // credentials): nothing this request did, so 503, loudly logged.
-            PoolError::Backend(e) => {
-                tracing::error!(error = ?e, "cannot open a database connection");
-                ApiError::Unavailable("Database temporarily unavailable".into())
-            }
-            PoolError::Timeout(_) => {
-                tracing::warn!(error = %e, "no database connection within the wait timeout");
-                ApiError::Unavailable("Database temporarily unavailable".into())
-            }
-            other => ApiError::Internal(other.into()),
+        match database::classify_pool(&e) {
+            database::Failure::Unavailable => unavailable(&e),
+            database::Failure::Bug => ApiError::Internal(e.into()),
         }
     }
+}
+
+/// The database cannot serve now: one rate-limited WARN, a 503 for the client.
+fn unavailable(e: &dyn std::fmt::Display) -> ApiError {
+    database::warn_unavailable(e);
+    ApiError::Unavailable("Database temporarily unavailable".into())
 }

@@ -57,6 +57,7 @@ impl Application {
         let app_state = state.clone();
         let verifier = web::Data::new(state.verifier.clone());
         let origins = state.settings.trusted_origin_list();
+        let deadline = Duration::from_secs(state.settings.request_timeout);
         let mut server = HttpServer::new(move || {
             App::new()
                 // Outermost last: requests pass the logger, then the JSON error
@@ -66,6 +67,7 @@ impl Application {
                 .wrap(json_errors(app_state.settings.body_limit))
                 .wrap(TracingLogger::<RequestSpan>::new())
                 .app_data(app_state.clone())
+                .app_data(service_kit::RequestDeadline(deadline))
                 .app_data(verifier.clone())
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))

@@ -1,7 +1,15 @@
 //! HTTP plumbing the auth-server and the profile-api share, so the two never drift.
 
+use std::future::{ready, Future, Ready};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::time::Duration;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
+use actix_web::HttpResponse;
 
 /// Headers every API response carries. Our responses are JSON for programs, never
 /// pages: nothing may sniff, frame, embed or refer from them. `Cache-Control:
@@ -19,10 +27,138 @@ pub fn security_headers() -> DefaultHeaders {
         .add((header::CACHE_CONTROL, "no-store"))
 }
 
+/// How long a request may run; put it in app data (`App::app_data`) and wrap the
+/// routes with [`Deadline`].
+#[derive(Debug, Clone, Copy)]
+pub struct RequestDeadline(pub Duration);
+
+/// Middleware that answers 503 with `Retry-After: 1` for any request still running
+/// after its [`RequestDeadline`], dropping the handler's work (an open transaction
+/// rolls back).
+///
+/// This is what bounds a request when the database stalls without closing its
+/// sockets (a frozen server, a paused Neon compute): the kernel still acknowledges
+/// TCP, so neither keepalive nor a server-side statement timeout can fire. Set the
+/// deadline below the shutdown grace period and every accepted request is answered
+/// before the process exits.
+///
+/// Wrap each resource (`web::resource(..).wrap(Deadline)`), not the `App`: the
+/// 503 needs the request, and a copy of it held before routing would stop the
+/// router from matching it.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline;
+
+impl<S, B> Transform<S, ServiceRequest> for Deadline
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = actix_web::Error;
+    type Transform = DeadlineService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(DeadlineService {
+            service: Rc::new(service),
+        }))
+    }
+}
+
+/// The service [`Deadline`] wraps around a resource.
+pub struct DeadlineService<S> {
+    service: Rc<S>,
+}
+
+impl<S, B> Service<ServiceRequest> for DeadlineService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>>>>;
+
+    actix_web::dev::forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let service = self.service.clone();
+        let Some(RequestDeadline(limit)) = req.app_data::<RequestDeadline>().copied() else {
+            return Box::pin(async move {
+                service
+                    .call(req)
+                    .await
+                    .map(ServiceResponse::map_into_boxed_body)
+            });
+        };
+        let http_req = req.request().clone();
+        Box::pin(async move {
+            match tokio::time::timeout(limit, service.call(req)).await {
+                Ok(result) => result.map(ServiceResponse::map_into_boxed_body),
+                Err(_) => {
+                    tracing::warn!(
+                        path = http_req.path(),
+                        limit_ms = limit.as_millis() as u64,
+                        "request exceeded its deadline; answering 503"
+                    );
+                    let response = HttpResponse::ServiceUnavailable()
+                        .insert_header((header::RETRY_AFTER, "1"))
+                        .insert_header((header::CACHE_CONTROL, "no-store"))
+                        .json(serde_json::json!({
+                            "code": "SERVICE_UNAVAILABLE",
+                            "message": "The service could not answer in time; try again shortly",
+                        }));
+                    Ok(ServiceResponse::new(http_req, response))
+                }
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use actix_web::{test, web, App, HttpResponse};
+
+    #[actix_web::test]
+    async fn a_request_past_its_deadline_gets_a_json_503_and_fast_ones_pass() {
+        let app = test::init_service(
+            App::new()
+                .app_data(RequestDeadline(Duration::from_millis(100)))
+                .service(
+                    web::resource("/fast/{id}")
+                        .wrap(Deadline)
+                        .route(web::get().to(|id: web::Path<u32>| async move {
+                            HttpResponse::Ok().body(id.to_string())
+                        })),
+                )
+                .service(
+                    web::resource("/stalled")
+                        .wrap(Deadline)
+                        .route(web::get().to(|| async {
+                            tokio::time::sleep(Duration::from_secs(30)).await;
+                            HttpResponse::Ok().finish()
+                        })),
+                ),
+        )
+        .await;
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/fast/7").to_request()).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(test::read_body(res).await, "7");
+        let started = std::time::Instant::now();
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/stalled").to_request()).await;
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(res.status(), 503);
+        assert_eq!(
+            res.headers().get(header::RETRY_AFTER).map(|v| v.as_bytes()),
+            Some(&b"1"[..])
+        );
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(body["code"], "SERVICE_UNAVAILABLE");
+    }
 
     #[actix_web::test]
     async fn headers_are_added_and_handler_cache_control_wins() {

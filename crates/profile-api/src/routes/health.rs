@@ -8,8 +8,9 @@ use serde_json::json;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// How long readiness waits for a JWKS fetch: probes have short timeouts of their own.
-const JWKS_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long readiness waits for the database and for a JWKS fetch (in parallel):
+/// probes have short timeouts of their own, and a stalled probe reads as a dead pod.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// `GET /healthz`: the process is up (touches nothing, so it never wakes Neon).
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "The process is alive")))]
@@ -35,6 +36,15 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 async fn database_ready(state: &AppState) -> Result<(), &'static str> {
+    tokio::time::timeout(PROBE_TIMEOUT, database_check(state))
+        .await
+        .unwrap_or_else(|_| {
+            tracing::warn!("readiness: database did not answer in time");
+            Err("database did not answer in time")
+        })
+}
+
+async fn database_check(state: &AppState) -> Result<(), &'static str> {
     let client = state.pool.get().await.map_err(|e| {
         tracing::warn!(error = ?e, "readiness: no database connection");
         "database unreachable"
@@ -53,7 +63,7 @@ async fn jwks_ready(state: &AppState) -> Result<(), &'static str> {
     if state.verifier.has_keys() {
         return Ok(());
     }
-    match tokio::time::timeout(JWKS_PROBE_TIMEOUT, state.verifier.refresh()).await {
+    match tokio::time::timeout(PROBE_TIMEOUT, state.verifier.refresh()).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: JWKS not loaded");

@@ -28,6 +28,7 @@ macro_rules! routes {
             $(
                 cfg.service(
                     web::resource($path)
+                        .wrap(service_kit::Deadline)
                         $( .route(web::$method().to($handler)) )+
                         .default_service(web::to(method_not_allowed)),
                 );

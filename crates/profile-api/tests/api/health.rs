@@ -50,6 +50,19 @@ async fn not_ready_while_the_jwks_is_unreachable_then_ready_once_it_is_back() {
         "the database is fine: {message}"
     );
 
+    // A valid token (minted by an instance the profile-api cannot reach) cannot be
+    // checked yet: 503 to retry, never 401, which would send the user to sign-in.
+    let elsewhere = start_auth(auth_settings(&db)).await;
+    let user = elsewhere.user("early@example.com").await;
+    let res = send(
+        http.get(format!("{address}/api/profile"))
+            .bearer_auth(&user.jwt),
+    )
+    .await;
+    assert_eq!(res.headers().get("retry-after").expect("retry-after"), "1");
+    assert!(res.headers().get("www-authenticate").is_none());
+    assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE").await;
+
     // The auth-server comes up on the configured address: ready, and tokens work.
     let auth = start_auth(auth_server::Settings {
         port,
@@ -58,6 +71,12 @@ async fn not_ready_while_the_jwks_is_unreachable_then_ready_once_it_is_back() {
     .await;
     let res = send(http.get(format!("{address}/readyz"))).await;
     assert_eq!(res.status(), StatusCode::OK);
+    let res = send(
+        http.get(format!("{address}/api/profile"))
+            .bearer_auth(&user.jwt),
+    )
+    .await;
+    assert_error(res, StatusCode::NOT_FOUND, "PROFILE_NOT_FOUND").await;
     let user = auth.user("late@example.com").await;
     let res = send(
         http.get(format!("{address}/api/profile"))

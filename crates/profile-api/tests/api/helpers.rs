@@ -82,7 +82,8 @@ pub fn profile_settings(db: &TestDatabase, auth_address: &str) -> profile_api::S
         trusted_origins: TRUSTED.into(),
         db_pool_size: 4,
         workers: 1,
-        shutdown_timeout: 1,
+        request_timeout: 2,
+        shutdown_timeout: 3,
         log_format: "pretty".into(),
         ..profile_api::Settings::default()
     }

@@ -597,7 +597,8 @@ pub async fn start_profile_api(db: &TestDatabase, auth: &str) -> String {
         trusted_origins: "http://localhost:3000".into(),
         db_pool_size: 2,
         workers: 1,
-        shutdown_timeout: 1,
+        request_timeout: 2,
+        shutdown_timeout: 3,
         log_format: "pretty".into(),
         ..profile_api::Settings::default()
     };
