@@ -254,6 +254,9 @@ impl Settings {
         {
             return bad("AUTH_JWKS_MAX_AGE and AUTH_KEY_ROTATION_INTERVAL must be >= 0, AUTH_KEY_REFRESH_INTERVAL > 0");
         }
+        if !self.dev_mode {
+            self.validate_key_timing()?;
+        }
         if url::Url::parse(&self.base_url).is_err() {
             return bad("AUTH_BASE_URL is not a URL");
         }
@@ -283,6 +286,31 @@ impl Settings {
                     "AUTH_TRUSTED_ORIGINS entry {origin:?} is not an origin"
                 )));
             }
+        }
+        Ok(())
+    }
+
+    /// The rules that keep a validator using `jwt-verifier`'s defaults from meeting
+    /// an unknown `kid` (docs/keys.md): it caches a JWKS for at least
+    /// [`jwt_verifier::DEFAULT_MIN_JWKS_TTL`] whatever `max-age` says, so a shorter
+    /// max-age would let a key sign before such a validator can have seen it; and a
+    /// key is published at least max-age plus
+    /// [`jwt_verifier::DEFAULT_UNKNOWN_KID_COOLDOWN`] before it signs, so a validator
+    /// that did meet the `kid` early (clock skew, an instance that reloaded late)
+    /// can still refetch before the key signs. Dev mode skips them (tests rotate in
+    /// seconds).
+    pub fn validate_key_timing(&self) -> Result<(), ConfigError> {
+        let floor = jwt_verifier::DEFAULT_MIN_JWKS_TTL.as_secs();
+        if self.jwks_max_age.unsigned_abs() < floor {
+            return Err(ConfigError::Invalid(format!(
+                "AUTH_JWKS_MAX_AGE must be at least {floor} seconds: validators using jwt-verifier cache the JWKS that long anyway, so a new key would sign before they can have seen it"
+            )));
+        }
+        let cooldown = jwt_verifier::DEFAULT_UNKNOWN_KID_COOLDOWN.as_secs();
+        if self.key_refresh_interval.unsigned_abs() < cooldown {
+            return Err(ConfigError::Invalid(format!(
+                "AUTH_KEY_REFRESH_INTERVAL must be at least {cooldown} seconds: a new key is published AUTH_JWKS_MAX_AGE + AUTH_KEY_REFRESH_INTERVAL before it signs, and that must cover jwt-verifier's {cooldown} s unknown-kid refetch cooldown on top of the max-age"
+            )));
         }
         Ok(())
     }
@@ -405,6 +433,58 @@ mod tests {
             ..Settings::default()
         };
         assert!(good.validate().is_ok());
+    }
+
+    fn production() -> Settings {
+        Settings {
+            secret: Some("x".repeat(32)),
+            key_encryption_secret: Some("k".repeat(32)),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn jwks_max_age_below_the_verifier_cache_floor_is_refused() {
+        let floor = jwt_verifier::DEFAULT_MIN_JWKS_TTL.as_secs() as i64;
+        let at_floor = Settings {
+            jwks_max_age: floor,
+            ..production()
+        };
+        assert!(at_floor.validate().is_ok());
+        for max_age in [0, 10, floor - 1] {
+            let s = Settings {
+                jwks_max_age: max_age,
+                ..production()
+            };
+            let err = s.validate().expect_err("refused").to_string();
+            assert!(err.contains("AUTH_JWKS_MAX_AGE"), "{err}");
+        }
+        // Dev mode keeps the fast timings tests rotate with.
+        let dev = Settings {
+            dev_mode: true,
+            jwks_max_age: 0,
+            key_refresh_interval: 1,
+            ..production()
+        };
+        assert!(dev.validate().is_ok());
+    }
+
+    #[test]
+    fn publish_delay_must_cover_the_unknown_kid_cooldown() {
+        let cooldown = jwt_verifier::DEFAULT_UNKNOWN_KID_COOLDOWN.as_secs() as i64;
+        let short = Settings {
+            key_refresh_interval: cooldown - 1,
+            ..production()
+        };
+        let err = short.validate().expect_err("refused").to_string();
+        assert!(err.contains("AUTH_KEY_REFRESH_INTERVAL"), "{err}");
+        let enough = Settings {
+            key_refresh_interval: cooldown,
+            ..production()
+        };
+        assert!(enough.validate().is_ok());
+        // The default settings meet both rules.
+        assert!(production().validate().is_ok());
     }
 
     #[test]
