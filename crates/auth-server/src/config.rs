@@ -9,6 +9,14 @@ use serde::{Deserialize, Serialize};
 
 /// Shortest secret accepted outside dev mode (bytes).
 pub const MIN_SECRET_LEN: usize = 32;
+/// Secrets published with this repository (the docker-compose.yml defaults): anyone
+/// can forge cookies or open sealed keys with them, so they are refused outside
+/// dev mode. A test keeps this list in step with the compose file.
+pub const EXAMPLE_SECRETS: &[&str] = &[
+    "compose-local-secret-change-me-0123456789abcdef",
+    "compose-local-kek-change-me-0123456789abcdef",
+];
+
 /// JWTs never live longer than this, whatever the configuration says.
 pub const MAX_JWT_LIFETIME_SECS: i64 = 3600;
 
@@ -192,6 +200,7 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
         if !self.dev_mode {
+            self.refuse_example_secrets()?;
             match &self.secret {
                 None => {
                     return bad(
@@ -284,6 +293,30 @@ impl Settings {
             if url::Url::parse(&origin).is_err() {
                 return Err(ConfigError::Invalid(format!(
                     "AUTH_TRUSTED_ORIGINS entry {origin:?} is not an origin"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses any secret setting that holds one of [`EXAMPLE_SECRETS`].
+    fn refuse_example_secrets(&self) -> Result<(), ConfigError> {
+        let settings = [
+            ("AUTH_SECRET", self.secret.clone().into_iter().collect()),
+            ("AUTH_PREVIOUS_SECRETS", self.previous_secret_list()),
+            (
+                "AUTH_KEY_ENCRYPTION_SECRET",
+                self.key_encryption_secret.clone().into_iter().collect(),
+            ),
+            (
+                "AUTH_PREVIOUS_KEY_ENCRYPTION_SECRETS",
+                self.previous_kek_list(),
+            ),
+        ];
+        for (var, values) in settings {
+            if values.iter().any(|v| EXAMPLE_SECRETS.contains(&v.trim())) {
+                return Err(ConfigError::Invalid(format!(
+                    "{var} is the example value from docker-compose.yml, which anyone can read; set your own (openssl rand -base64 48), or AUTH_DEV_MODE=true on a laptop"
                 )));
             }
         }
@@ -485,6 +518,77 @@ mod tests {
         assert!(enough.validate().is_ok());
         // The default settings meet both rules.
         assert!(production().validate().is_ok());
+    }
+
+    #[test]
+    fn example_secrets_are_refused_outside_dev_mode() {
+        for example in EXAMPLE_SECRETS {
+            let cases = [
+                Settings {
+                    secret: Some((*example).into()),
+                    ..production()
+                },
+                Settings {
+                    key_encryption_secret: Some((*example).into()),
+                    ..production()
+                },
+                Settings {
+                    previous_secrets: format!("{},{example}", "p".repeat(32)),
+                    ..production()
+                },
+                Settings {
+                    previous_key_encryption_secrets: (*example).into(),
+                    ..production()
+                },
+            ];
+            for s in cases {
+                let err = s
+                    .validate()
+                    .expect_err("example secret refused")
+                    .to_string();
+                assert!(err.contains("example value"), "{err}");
+                // On a laptop, with dev mode, the compose defaults still work.
+                let dev = Settings {
+                    dev_mode: true,
+                    ..s
+                };
+                assert!(dev.validate().is_ok());
+            }
+        }
+    }
+
+    #[test]
+    fn every_secret_default_in_the_repository_is_a_known_example() {
+        // Any `${AUTH_…SECRET…:-default}` in the compose file must be refused.
+        let compose = include_str!("../../../docker-compose.yml");
+        let mut found = 0;
+        for line in compose.lines() {
+            let Some((_, rest)) = line.split_once("${") else {
+                continue;
+            };
+            let Some((var, default)) = rest.split_once(":-") else {
+                continue;
+            };
+            if !var.contains("SECRET") {
+                continue;
+            }
+            let default = default.split('}').next().expect("closing brace");
+            assert!(
+                EXAMPLE_SECRETS.contains(&default),
+                "{var}'s default {default:?} is not in EXAMPLE_SECRETS"
+            );
+            found += 1;
+        }
+        assert_eq!(found, EXAMPLE_SECRETS.len());
+        // .env.example ships no secret value at all (they are commented out).
+        let env_example = include_str!("../../../.env.example");
+        for line in env_example.lines() {
+            if let Some((var, value)) = line.split_once('=') {
+                if var.contains("SECRET") && !var.starts_with('#') {
+                    assert!(value.is_empty(), "{var} has a value in .env.example");
+                }
+            }
+        }
     }
 
     #[test]
