@@ -26,8 +26,9 @@ pub const MAX_JWT_LIFETIME_SECS: i64 = 3600;
 pub struct Settings {
     /// Postgres URL for application traffic (Neon: the `-pooler` endpoint).
     pub database_url: String,
-    /// Postgres URL for migrations and key bootstrap (Neon: the direct endpoint);
-    /// defaults to `database_url`.
+    /// Postgres URL of the schema owner, for migrations and the `keys` commands
+    /// (Neon: the direct endpoint); defaults to `database_url`. With it set,
+    /// `database_url` can be a role without DDL (docs/auth-server-database-role.md).
     pub migrate_database_url: Option<String>,
     /// Apply pending migrations at start-up.
     pub migrate_on_start: bool,
@@ -393,7 +394,7 @@ impl Settings {
         self.base_url.starts_with("https://")
     }
 
-    /// URL used for migrations and key bootstrap.
+    /// URL used for migrations and the `keys` commands (the schema owner).
     pub fn migration_url(&self) -> &str {
         self.migrate_database_url
             .as_deref()
