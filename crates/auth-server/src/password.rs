@@ -41,6 +41,10 @@ pub struct PasswordHasher {
     /// A hash of a random password: verified against when the user does not exist,
     /// so an unknown e-mail costs the same as a wrong password.
     dummy_hash: Arc<str>,
+    /// Over-cap hashes already logged (by a keyed digest, not the hash), so an
+    /// attacker retrying one address cannot fill the log: one WARN per hash per hour.
+    over_cap_logged: moka::sync::Cache<u64, ()>,
+    digest_keys: std::collections::hash_map::RandomState,
 }
 
 fn argon2() -> Argon2<'static> {
@@ -245,6 +249,11 @@ impl PasswordHasher {
             // Workspaces are created on first use, never more than the permits.
             workspaces: Arc::new(Mutex::new(Vec::with_capacity(max_in_flight))),
             dummy_hash: dummy.into(),
+            over_cap_logged: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(std::time::Duration::from_secs(3600))
+                .build(),
+            digest_keys: Default::default(),
         })
     }
 
@@ -272,6 +281,14 @@ impl PasswordHasher {
         Ok(result)
     }
 
+    /// Whether this over-cap hash was not logged within the last hour.
+    fn first_sighting(&self, stored: &str) -> bool {
+        use std::hash::BuildHasher as _;
+        let digest = self.digest_keys.hash_one(stored);
+        let entry = self.over_cap_logged.entry(digest).or_insert(());
+        entry.is_fresh()
+    }
+
     /// A new argon2id PHC string for `password`.
     pub async fn hash(&self, password: &str) -> anyhow::Result<String> {
         let password = password.as_bytes().to_vec();
@@ -297,10 +314,12 @@ impl PasswordHasher {
             Some(h) if scheme(h) == Scheme::OverCostCap => {
                 // Never pay what the row declares: do the dummy's (normal) work
                 // instead, so the answer costs and looks like a wrong password.
-                tracing::warn!(
-                    costs = %declared_costs(h),
-                    "stored password hash declares a cost over the caps; not verified (the user must reset the password)"
-                );
+                if self.first_sighting(h) {
+                    tracing::warn!(
+                        costs = %declared_costs(h),
+                        "stored password hash declares a cost over the caps; not verified (the user must reset the password)"
+                    );
+                }
                 (self.dummy_hash.to_string(), false)
             }
             Some(h) => (h.to_owned(), true),
@@ -522,5 +541,8 @@ mod tests {
             Verification::Invalid
         );
         assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        // Logged once per hash, not once per attempt.
+        assert!(!h.first_sighting(&over), "already logged above");
+        assert!(h.first_sighting(&format!("$2b$30${}", "a".repeat(53))));
     }
 }
