@@ -696,3 +696,37 @@ async fn hashes_over_the_cost_caps_are_reported_and_the_users_kept_without_a_cre
     }
     assert_eq!(credential(&f.target, at_cap).await.as_deref(), Some(edge));
 }
+
+#[tokio::test]
+async fn a_cost_cap_check_stricter_than_the_code_costs_only_that_credential() {
+    // Should the table's caps ever be stricter than the import's, the CHECK refuses
+    // the credential alone: the batch goes user by user and the rest lands.
+    let f = Fixture::new().await;
+    f.target
+        .client()
+        .await
+        .batch_execute(
+            "ALTER TABLE identity.accounts DROP CONSTRAINT accounts_password_hash_cost_caps;
+             ALTER TABLE identity.accounts ADD CONSTRAINT accounts_password_hash_cost_caps
+                 CHECK (password_hash IS NULL OR password_hash NOT LIKE '$2a$10$%')",
+        )
+        .await
+        .expect("stricter caps");
+    let report = f.import(|o| o.no_verify = true).await;
+    assert!(report.completed, "{report}");
+    let failed: Vec<Uuid> = report
+        .issues
+        .iter()
+        .filter(|i| i.category == "credential_failed")
+        .filter_map(|i| i.user_id)
+        .collect();
+    // Alice and the shared-address user have bcrypt $2a$10$.
+    assert_eq!(failed.len(), 2, "{:?}", report.issues);
+    assert!(failed.contains(&id::ALICE) && failed.contains(&id::SHARED));
+    assert!(user_row(&f, id::ALICE).await.is_some(), "the user is kept");
+    assert_eq!(credential(&f.target, id::ALICE).await, None);
+    assert_eq!(
+        credential(&f.target, id::BOB).await.as_deref(),
+        Some(source_hash(id::BOB))
+    );
+}
