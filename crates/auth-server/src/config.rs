@@ -9,6 +9,14 @@ use serde::{Deserialize, Serialize};
 
 /// Shortest secret accepted outside dev mode (bytes).
 pub const MIN_SECRET_LEN: usize = 32;
+/// Secrets published with this repository (the docker-compose.yml defaults): anyone
+/// can forge cookies or open sealed keys with them, so they are refused outside
+/// dev mode. A test keeps this list in step with the compose file.
+pub const EXAMPLE_SECRETS: &[&str] = &[
+    "compose-local-secret-change-me-0123456789abcdef",
+    "compose-local-kek-change-me-0123456789abcdef",
+];
+
 /// JWTs never live longer than this, whatever the configuration says.
 pub const MAX_JWT_LIFETIME_SECS: i64 = 3600;
 
@@ -18,8 +26,9 @@ pub const MAX_JWT_LIFETIME_SECS: i64 = 3600;
 pub struct Settings {
     /// Postgres URL for application traffic (Neon: the `-pooler` endpoint).
     pub database_url: String,
-    /// Postgres URL for migrations and key bootstrap (Neon: the direct endpoint);
-    /// defaults to `database_url`.
+    /// Postgres URL of the schema owner, for migrations and the `keys` commands
+    /// (Neon: the direct endpoint); defaults to `database_url`. With it set,
+    /// `database_url` can be a role without DDL (docs/auth-server-database-role.md).
     pub migrate_database_url: Option<String>,
     /// Apply pending migrations at start-up.
     pub migrate_on_start: bool,
@@ -192,6 +201,7 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
         if !self.dev_mode {
+            self.refuse_example_secrets()?;
             match &self.secret {
                 None => {
                     return bad(
@@ -254,6 +264,9 @@ impl Settings {
         {
             return bad("AUTH_JWKS_MAX_AGE and AUTH_KEY_ROTATION_INTERVAL must be >= 0, AUTH_KEY_REFRESH_INTERVAL > 0");
         }
+        if !self.dev_mode {
+            self.validate_key_timing()?;
+        }
         if url::Url::parse(&self.base_url).is_err() {
             return bad("AUTH_BASE_URL is not a URL");
         }
@@ -283,6 +296,55 @@ impl Settings {
                     "AUTH_TRUSTED_ORIGINS entry {origin:?} is not an origin"
                 )));
             }
+        }
+        Ok(())
+    }
+
+    /// Refuses any secret setting that holds one of [`EXAMPLE_SECRETS`].
+    fn refuse_example_secrets(&self) -> Result<(), ConfigError> {
+        let settings = [
+            ("AUTH_SECRET", self.secret.clone().into_iter().collect()),
+            ("AUTH_PREVIOUS_SECRETS", self.previous_secret_list()),
+            (
+                "AUTH_KEY_ENCRYPTION_SECRET",
+                self.key_encryption_secret.clone().into_iter().collect(),
+            ),
+            (
+                "AUTH_PREVIOUS_KEY_ENCRYPTION_SECRETS",
+                self.previous_kek_list(),
+            ),
+        ];
+        for (var, values) in settings {
+            if values.iter().any(|v| EXAMPLE_SECRETS.contains(&v.trim())) {
+                return Err(ConfigError::Invalid(format!(
+                    "{var} is the example value from docker-compose.yml, which anyone can read; set your own (openssl rand -base64 48), or AUTH_DEV_MODE=true on a laptop"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The rules that keep a validator using `jwt-verifier`'s defaults from meeting
+    /// an unknown `kid` (docs/keys.md): it caches a JWKS for at least
+    /// [`jwt_verifier::DEFAULT_MIN_JWKS_TTL`] whatever `max-age` says, so a shorter
+    /// max-age would let a key sign before such a validator can have seen it; and a
+    /// key is published at least max-age plus
+    /// [`jwt_verifier::DEFAULT_UNKNOWN_KID_COOLDOWN`] before it signs, so a validator
+    /// that did meet the `kid` early (clock skew, an instance that reloaded late)
+    /// can still refetch before the key signs. Dev mode skips them (tests rotate in
+    /// seconds).
+    pub fn validate_key_timing(&self) -> Result<(), ConfigError> {
+        let floor = jwt_verifier::DEFAULT_MIN_JWKS_TTL.as_secs();
+        if self.jwks_max_age.unsigned_abs() < floor {
+            return Err(ConfigError::Invalid(format!(
+                "AUTH_JWKS_MAX_AGE must be at least {floor} seconds: validators using jwt-verifier cache the JWKS that long anyway, so a new key would sign before they can have seen it"
+            )));
+        }
+        let cooldown = jwt_verifier::DEFAULT_UNKNOWN_KID_COOLDOWN.as_secs();
+        if self.key_refresh_interval.unsigned_abs() < cooldown {
+            return Err(ConfigError::Invalid(format!(
+                "AUTH_KEY_REFRESH_INTERVAL must be at least {cooldown} seconds: a new key is published AUTH_JWKS_MAX_AGE + AUTH_KEY_REFRESH_INTERVAL before it signs, and that must cover jwt-verifier's {cooldown} s unknown-kid refetch cooldown on top of the max-age"
+            )));
         }
         Ok(())
     }
@@ -332,7 +394,7 @@ impl Settings {
         self.base_url.starts_with("https://")
     }
 
-    /// URL used for migrations and key bootstrap.
+    /// URL used for migrations and the `keys` commands (the schema owner).
     pub fn migration_url(&self) -> &str {
         self.migrate_database_url
             .as_deref()
@@ -405,6 +467,129 @@ mod tests {
             ..Settings::default()
         };
         assert!(good.validate().is_ok());
+    }
+
+    fn production() -> Settings {
+        Settings {
+            secret: Some("x".repeat(32)),
+            key_encryption_secret: Some("k".repeat(32)),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn jwks_max_age_below_the_verifier_cache_floor_is_refused() {
+        let floor = jwt_verifier::DEFAULT_MIN_JWKS_TTL.as_secs() as i64;
+        let at_floor = Settings {
+            jwks_max_age: floor,
+            ..production()
+        };
+        assert!(at_floor.validate().is_ok());
+        for max_age in [0, 10, floor - 1] {
+            let s = Settings {
+                jwks_max_age: max_age,
+                ..production()
+            };
+            let err = s.validate().expect_err("refused").to_string();
+            assert!(err.contains("AUTH_JWKS_MAX_AGE"), "{err}");
+        }
+        // Dev mode keeps the fast timings tests rotate with.
+        let dev = Settings {
+            dev_mode: true,
+            jwks_max_age: 0,
+            key_refresh_interval: 1,
+            ..production()
+        };
+        assert!(dev.validate().is_ok());
+    }
+
+    #[test]
+    fn publish_delay_must_cover_the_unknown_kid_cooldown() {
+        let cooldown = jwt_verifier::DEFAULT_UNKNOWN_KID_COOLDOWN.as_secs() as i64;
+        let short = Settings {
+            key_refresh_interval: cooldown - 1,
+            ..production()
+        };
+        let err = short.validate().expect_err("refused").to_string();
+        assert!(err.contains("AUTH_KEY_REFRESH_INTERVAL"), "{err}");
+        let enough = Settings {
+            key_refresh_interval: cooldown,
+            ..production()
+        };
+        assert!(enough.validate().is_ok());
+        // The default settings meet both rules.
+        assert!(production().validate().is_ok());
+    }
+
+    #[test]
+    fn example_secrets_are_refused_outside_dev_mode() {
+        for example in EXAMPLE_SECRETS {
+            let cases = [
+                Settings {
+                    secret: Some((*example).into()),
+                    ..production()
+                },
+                Settings {
+                    key_encryption_secret: Some((*example).into()),
+                    ..production()
+                },
+                Settings {
+                    previous_secrets: format!("{},{example}", "p".repeat(32)),
+                    ..production()
+                },
+                Settings {
+                    previous_key_encryption_secrets: (*example).into(),
+                    ..production()
+                },
+            ];
+            for s in cases {
+                let err = s
+                    .validate()
+                    .expect_err("example secret refused")
+                    .to_string();
+                assert!(err.contains("example value"), "{err}");
+                // On a laptop, with dev mode, the compose defaults still work.
+                let dev = Settings {
+                    dev_mode: true,
+                    ..s
+                };
+                assert!(dev.validate().is_ok());
+            }
+        }
+    }
+
+    #[test]
+    fn every_secret_default_in_the_repository_is_a_known_example() {
+        // Any `${AUTH_…SECRET…:-default}` in the compose file must be refused.
+        let compose = include_str!("../../../docker-compose.yml");
+        let mut found = 0;
+        for line in compose.lines() {
+            let Some((_, rest)) = line.split_once("${") else {
+                continue;
+            };
+            let Some((var, default)) = rest.split_once(":-") else {
+                continue;
+            };
+            if !var.contains("SECRET") {
+                continue;
+            }
+            let default = default.split('}').next().expect("closing brace");
+            assert!(
+                EXAMPLE_SECRETS.contains(&default),
+                "{var}'s default {default:?} is not in EXAMPLE_SECRETS"
+            );
+            found += 1;
+        }
+        assert_eq!(found, EXAMPLE_SECRETS.len());
+        // .env.example ships no secret value at all (they are commented out).
+        let env_example = include_str!("../../../.env.example");
+        for line in env_example.lines() {
+            if let Some((var, value)) = line.split_once('=') {
+                if var.contains("SECRET") && !var.starts_with('#') {
+                    assert!(value.is_empty(), "{var} has a value in .env.example");
+                }
+            }
+        }
     }
 
     #[test]

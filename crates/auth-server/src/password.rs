@@ -3,7 +3,8 @@
 //! stalling the async workers or allocating 19 MiB per waiting request.
 //!
 //! Verification also accepts the hashes an import brings along (Supabase Auth's):
-//! bcrypt `$2a$`/`$2b$`/`$2y$` of any cost 4–31 and argon2i/argon2id PHC strings.
+//! bcrypt `$2a$`/`$2b$`/`$2y$` of cost 4–14 and argon2i/argon2id PHC strings within
+//! the cost caps below (a hash over them is never verified).
 //! The scheme is chosen by the hash's prefix. Such hashes verify as
 //! [`Verification::ValidOutdated`], and the caller replaces them with argon2id;
 //! new hashes are only ever argon2id with the parameters below.
@@ -40,6 +41,10 @@ pub struct PasswordHasher {
     /// A hash of a random password: verified against when the user does not exist,
     /// so an unknown e-mail costs the same as a wrong password.
     dummy_hash: Arc<str>,
+    /// Over-cap hashes already logged (by a keyed digest, not the hash), so an
+    /// attacker retrying one address cannot fill the log: one WARN per hash per hour.
+    over_cap_logged: moka::sync::Cache<u64, ()>,
+    digest_keys: std::collections::hash_map::RandomState,
 }
 
 fn argon2() -> Argon2<'static> {
@@ -97,11 +102,18 @@ fn verify_current(password: &[u8], parsed: &PasswordHash<'_>, workspace: &mut Wo
     Output::new(&out).is_ok_and(|got| got == expected)
 }
 
-/// Largest argon2 cost an imported hash may ask for (Supabase Auth's limits): a
-/// stored string must not make a sign-in allocate gigabytes or spin for seconds.
-const MAX_IMPORTED_M_COST: u32 = 1 << 20;
-const MAX_IMPORTED_T_COST: u32 = 20;
-const MAX_IMPORTED_P_COST: u32 = 16;
+/// Largest costs a stored hash may declare (imported or not). Each sign-in attempt
+/// for an address pays the cost its hash declares, so one row asking for 1 GiB or
+/// bcrypt cost 31 could starve the hash pool. The same caps are the table's CHECK
+/// `accounts_password_hash_cost_caps` (migrations/V6__hash_cost_caps.sql).
+/// argon2 memory, KiB (64 MiB).
+pub const MAX_ARGON2_M_COST: u32 = 65_536;
+/// argon2 iterations.
+pub const MAX_ARGON2_T_COST: u32 = 10;
+/// argon2 lanes.
+pub const MAX_ARGON2_P_COST: u32 = 4;
+/// bcrypt cost (2^14 rounds, ~1 s on one core).
+pub const MAX_BCRYPT_COST: u32 = 14;
 
 /// The kind of a stored password hash, told by its prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,14 +124,20 @@ pub enum Scheme {
     Argon2Legacy,
     /// bcrypt `$2a$`, `$2b$` or `$2y$` (imported from Supabase Auth or elsewhere).
     Bcrypt,
+    /// bcrypt or argon2 that declares a cost over the caps above: never verified.
+    OverCostCap,
     /// Anything else: never verifies.
     Unsupported,
 }
 
 /// Classifies a stored hash without verifying anything.
 pub fn scheme(stored: &str) -> Scheme {
-    if is_bcrypt(stored) {
-        return Scheme::Bcrypt;
+    if let Some(cost) = bcrypt_cost(stored) {
+        return if cost > MAX_BCRYPT_COST {
+            Scheme::OverCostCap
+        } else {
+            Scheme::Bcrypt
+        };
     }
     let Ok(parsed) = PasswordHash::new(stored) else {
         return Scheme::Unsupported;
@@ -130,11 +148,11 @@ pub fn scheme(stored: &str) -> Scheme {
     let Ok(params) = Params::try_from(&parsed) else {
         return Scheme::Unsupported;
     };
-    if params.m_cost() > MAX_IMPORTED_M_COST
-        || params.t_cost() > MAX_IMPORTED_T_COST
-        || params.p_cost() > MAX_IMPORTED_P_COST
+    if params.m_cost() > MAX_ARGON2_M_COST
+        || params.t_cost() > MAX_ARGON2_T_COST
+        || params.p_cost() > MAX_ARGON2_P_COST
     {
-        return Scheme::Unsupported;
+        return Scheme::OverCostCap;
     }
     let current = algorithm == Algorithm::Argon2id
         && parsed.version == Some(Version::V0x13 as u32)
@@ -148,22 +166,26 @@ pub fn scheme(stored: &str) -> Scheme {
     }
 }
 
-/// `$2a$`/`$2b$`/`$2y$`, a two-digit cost 04–31, then 53 characters of bcrypt's
-/// base64 (22 of salt, 31 of hash). `$2x$` (the old buggy variant) is refused.
-fn is_bcrypt(s: &str) -> bool {
+/// The cost of a bcrypt hash: `$2a$`/`$2b$`/`$2y$`, a two-digit cost 04–31, then 53
+/// characters of bcrypt's base64 (22 of salt, 31 of hash). `$2x$` (the old buggy
+/// variant) is refused.
+fn bcrypt_cost(s: &str) -> Option<u32> {
     let b = s.as_bytes();
-    b.len() == 60
+    let shape = b.len() == 60
         && b.starts_with(b"$2")
         && matches!(b[2], b'a' | b'b' | b'y')
         && b[3] == b'$'
         && b[6] == b'$'
-        && std::str::from_utf8(&b[4..6])
-            .ok()
-            .and_then(|c| c.parse::<u32>().ok())
-            .is_some_and(|c| (4..=31).contains(&c))
         && b[7..]
             .iter()
-            .all(|c| c.is_ascii_alphanumeric() || *c == b'.' || *c == b'/')
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'.' || *c == b'/');
+    if !shape {
+        return None;
+    }
+    std::str::from_utf8(&b[4..6])
+        .ok()
+        .and_then(|c| c.parse::<u32>().ok())
+        .filter(|c| (4..=31).contains(c))
 }
 
 fn argon2_algorithm(ident: Ident<'_>) -> Option<Algorithm> {
@@ -207,7 +229,7 @@ fn verify_blocking(password: &[u8], stored: &str, workspace: &mut Workspace) -> 
             Ok(parsed) => Argon2::default().verify_password(password, &parsed).is_ok(),
             Err(_) => false,
         },
-        Scheme::Unsupported => false,
+        Scheme::Unsupported | Scheme::OverCostCap => false,
     };
     match (ok, kind) {
         (false, _) => Verification::Invalid,
@@ -227,6 +249,11 @@ impl PasswordHasher {
             // Workspaces are created on first use, never more than the permits.
             workspaces: Arc::new(Mutex::new(Vec::with_capacity(max_in_flight))),
             dummy_hash: dummy.into(),
+            over_cap_logged: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(std::time::Duration::from_secs(3600))
+                .build(),
+            digest_keys: Default::default(),
         })
     }
 
@@ -254,6 +281,14 @@ impl PasswordHasher {
         Ok(result)
     }
 
+    /// Whether this over-cap hash was not logged within the last hour.
+    fn first_sighting(&self, stored: &str) -> bool {
+        use std::hash::BuildHasher as _;
+        let digest = self.digest_keys.hash_one(stored);
+        let entry = self.over_cap_logged.entry(digest).or_insert(());
+        entry.is_fresh()
+    }
+
     /// A new argon2id PHC string for `password`.
     pub async fn hash(&self, password: &str) -> anyhow::Result<String> {
         let password = password.as_bytes().to_vec();
@@ -276,6 +311,17 @@ impl PasswordHasher {
     ) -> anyhow::Result<Verification> {
         let password = password.as_bytes().to_vec();
         let (target, real) = match stored {
+            Some(h) if scheme(h) == Scheme::OverCostCap => {
+                // Never pay what the row declares: do the dummy's (normal) work
+                // instead, so the answer costs and looks like a wrong password.
+                if self.first_sighting(h) {
+                    tracing::warn!(
+                        costs = %declared_costs(h),
+                        "stored password hash declares a cost over the caps; not verified (the user must reset the password)"
+                    );
+                }
+                (self.dummy_hash.to_string(), false)
+            }
             Some(h) => (h.to_owned(), true),
             None => (self.dummy_hash.to_string(), false),
         };
@@ -283,6 +329,21 @@ impl PasswordHasher {
             .run(move |w| verify_blocking(&password, &target, w))
             .await?;
         Ok(if real { verdict } else { Verification::Invalid })
+    }
+}
+
+/// The cost parameters a hash declares, for logs and reports (never the salt or
+/// hash).
+pub fn declared_costs(stored: &str) -> String {
+    if let Some(cost) = bcrypt_cost(stored) {
+        return format!("bcrypt cost {cost}");
+    }
+    match PasswordHash::new(stored)
+        .ok()
+        .and_then(|p| Params::try_from(&p).ok())
+    {
+        Some(p) => format!("argon2 m={} t={} p={}", p.m_cost(), p.t_cost(), p.p_cost()),
+        None => "unknown".into(),
     }
 }
 
@@ -394,8 +455,6 @@ mod tests {
             r#"{"key_id":"k","alg":"aes-gcm-hkdf","data":"x","nonce":"y"}"#,
             "$fbscrypt$v=1,n=14,r=8,p=1,ss=Bw==,sk=ZZ==$c2FsdA==$aGFzaA==",
             "$argon2d$v=19$m=4096,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
-            // 2 GiB of memory: more than any imported hash may ask for.
-            "$argon2id$v=19$m=2097152,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
         ] {
             assert_eq!(scheme(s), Scheme::Unsupported, "{s}");
         }
@@ -403,6 +462,87 @@ mod tests {
         let shape = |cost: &str| format!("$2b${cost}${}", "a".repeat(53));
         assert_eq!(scheme(&shape("03")), Scheme::Unsupported);
         assert_eq!(scheme(&shape("32")), Scheme::Unsupported);
-        assert_eq!(scheme(&shape("31")), Scheme::Bcrypt);
+        assert_eq!(scheme(&shape("31")), Scheme::OverCostCap);
+    }
+
+    const SALT_AND_HASH: &str = "c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+
+    fn argon2_shape(m: u32, t: u32, p: u32) -> String {
+        format!("$argon2id$v=19$m={m},t={t},p={p}${SALT_AND_HASH}")
+    }
+
+    #[test]
+    fn cost_caps_hold_at_their_edges() {
+        let bcrypt = |cost: u32| format!("$2b${cost:02}${}", "a".repeat(53));
+        assert_eq!(scheme(&bcrypt(MAX_BCRYPT_COST)), Scheme::Bcrypt);
+        assert_eq!(scheme(&bcrypt(MAX_BCRYPT_COST + 1)), Scheme::OverCostCap);
+        assert_eq!(
+            scheme(&argon2_shape(
+                MAX_ARGON2_M_COST,
+                MAX_ARGON2_T_COST,
+                MAX_ARGON2_P_COST
+            )),
+            Scheme::Argon2Legacy
+        );
+        for (m, t, p) in [
+            (MAX_ARGON2_M_COST + 1, 2, 1),
+            (M_COST, MAX_ARGON2_T_COST + 1, 1),
+            (M_COST, 2, MAX_ARGON2_P_COST + 1),
+            // What the issue found possible: 1 GiB.
+            (1 << 20, 2, 1),
+        ] {
+            assert_eq!(
+                scheme(&argon2_shape(m, t, p)),
+                Scheme::OverCostCap,
+                "{m} {t} {p}"
+            );
+        }
+        let argon2i = format!(
+            "$argon2i$v=19$m={},t=3,p=1${SALT_AND_HASH}",
+            MAX_ARGON2_M_COST + 1
+        );
+        assert_eq!(scheme(&argon2i), Scheme::OverCostCap);
+        assert_eq!(declared_costs(&bcrypt(15)), "bcrypt cost 15");
+        assert_eq!(
+            declared_costs(&argon2_shape(1 << 20, 2, 1)),
+            "argon2 m=1048576 t=2 p=1"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hash_over_the_cap_fails_like_a_wrong_password_without_its_cost() {
+        let h = PasswordHasher::new(1).expect("hasher");
+        // A real argon2id hash of the password at the edge verifies (small salt,
+        // t=1 so the test stays quick; m at the cap).
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let at_cap = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(MAX_ARGON2_M_COST, 1, 1, None).expect("params"),
+        )
+        .hash_password(b"hunter22", &salt)
+        .expect("hash")
+        .to_string();
+        assert_eq!(
+            h.check("hunter22", Some(&at_cap)).await.expect("check"),
+            Verification::ValidOutdated
+        );
+        // One over: even the right password is refused, and fast, though the
+        // declared cost (bcrypt 31: days) would never finish.
+        let started = std::time::Instant::now();
+        let over = format!("$2b$31${}", "a".repeat(53));
+        assert_eq!(
+            h.check("hunter22", Some(&over)).await.expect("check"),
+            Verification::Invalid
+        );
+        let huge = argon2_shape(1 << 20, 2, 1);
+        assert_eq!(
+            h.check("hunter22", Some(&huge)).await.expect("check"),
+            Verification::Invalid
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        // Logged once per hash, not once per attempt.
+        assert!(!h.first_sighting(&over), "already logged above");
+        assert!(h.first_sighting(&format!("$2b$30${}", "a".repeat(53))));
     }
 }

@@ -37,6 +37,9 @@ impl Application {
     /// Migrates (if configured), builds the pool and state, and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate()?;
+        if settings.dev_mode {
+            tracing::warn!("AUTH_DEV_MODE=true: example and missing secrets and fast key timings are accepted; never expose this instance");
+        }
         if settings.migrate_on_start {
             let mut client = database::connect(settings.migration_url())
                 .await

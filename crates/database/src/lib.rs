@@ -95,12 +95,25 @@ pub struct ConnectTarget {
 
 /// Parses a libpq-style URL. `sslmode=verify-full|verify-ca` (which tokio-postgres
 /// does not parse) become `require` with certificate (and host name) verification;
-/// plain `require` encrypts without verifying, as libpq does.
+/// plain `require` encrypts without verifying, as libpq does. `sslrootcert=FILE`
+/// (PEM), as in libpq, makes the certificates in FILE the only trusted roots (e.g.
+/// Supabase's CA); without it (or with `system`) the system's roots are trusted.
 pub fn parse_url(url: &str) -> Result<ConnectTarget, DbError> {
-    let (normalised, verify) = normalise_sslmode(url);
+    let (without_root, root_cert) = take_param(url, "sslrootcert");
+    let (normalised, verify) = normalise_sslmode(&without_root);
     let config = tokio_postgres::Config::from_str(&normalised)
         .map_err(|e| DbError::InvalidUrl(e.to_string()))?;
     let mut builder = SslConnector::builder(SslMethod::tls_client())?;
+    if let Some(path) = root_cert.filter(|p| p != "system") {
+        let pem = std::fs::read(&path)
+            .map_err(|e| DbError::InvalidUrl(format!("sslrootcert {path}: {e}")))?;
+        let mut store = openssl::x509::store::X509StoreBuilder::new()?;
+        for cert in openssl::x509::X509::stack_from_pem(&pem)? {
+            store.add_cert(cert)?;
+        }
+        // Replaces the store holding the system's roots.
+        builder.set_cert_store(store.build());
+    }
     match verify {
         Verify::None => builder.set_verify(SslVerifyMode::NONE),
         Verify::Ca | Verify::Full => builder.set_verify(SslVerifyMode::PEER),
@@ -132,6 +145,71 @@ fn normalise_sslmode(url: &str) -> (String, Verify) {
         }
     }
     (url.to_owned(), Verify::None)
+}
+
+/// Removes `key=value` from a URL's query string (or a key/value connection
+/// string) and returns the rest and the (percent-decoded) value.
+pub fn take_param(url: &str, key: &str) -> (String, Option<String>) {
+    let prefix = format!("{key}=");
+    if url.contains("://") {
+        let Some((base, query)) = url.split_once('?') else {
+            return (url.to_owned(), None);
+        };
+        let mut value = None;
+        let rest: Vec<&str> = query
+            .split('&')
+            .filter(|pair| match pair.strip_prefix(&prefix) {
+                Some(v) => {
+                    value = Some(percent_decode(v));
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        let url = if rest.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", rest.join("&"))
+        };
+        (url, value)
+    } else {
+        let mut value = None;
+        let rest: Vec<&str> = url
+            .split_whitespace()
+            .filter(|pair| match pair.strip_prefix(&prefix) {
+                Some(v) => {
+                    value = Some(v.trim_matches('\'').to_owned());
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        (rest.join(" "), value)
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).and_then(|c| hex(*c)),
+            b.get(i + 2).and_then(|c| hex(*c)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Whether the URL demands TLS (sslmode=require or stricter).
@@ -275,6 +353,36 @@ mod tests {
             target.config.get_channel_binding(),
             tokio_postgres::config::ChannelBinding::Require
         );
+    }
+
+    #[test]
+    fn sslrootcert_is_taken_out_of_the_url() {
+        assert_eq!(
+            take_param(
+                "postgres://u@h/db?sslmode=verify-full&sslrootcert=%2Ftmp%2Fca.pem&x=1",
+                "sslrootcert"
+            ),
+            (
+                "postgres://u@h/db?sslmode=verify-full&x=1".to_owned(),
+                Some("/tmp/ca.pem".to_owned())
+            )
+        );
+        assert_eq!(
+            take_param("postgres://u@h/db?sslrootcert=/ca.pem", "sslrootcert"),
+            ("postgres://u@h/db".to_owned(), Some("/ca.pem".to_owned()))
+        );
+        assert_eq!(
+            take_param("host=h sslrootcert=/ca.pem dbname=d", "sslrootcert"),
+            ("host=h dbname=d".to_owned(), Some("/ca.pem".to_owned()))
+        );
+        assert_eq!(
+            take_param("postgres://u@h/db", "sslrootcert"),
+            ("postgres://u@h/db".to_owned(), None)
+        );
+        assert!(matches!(
+            parse_url("postgres://u@h/db?sslmode=verify-full&sslrootcert=/no/such/file.pem"),
+            Err(DbError::InvalidUrl(_))
+        ));
     }
 
     #[test]

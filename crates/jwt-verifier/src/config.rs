@@ -6,6 +6,17 @@ use reqwest::Url;
 
 use crate::error::ConfigError;
 
+/// Shortest time a fetched JWKS is cached, whatever its `Cache-Control: max-age`
+/// says (the default of [`VerifierConfig::min_ttl`]). An issuer that publishes a
+/// new key less than this long before it signs with it makes validators meet an
+/// unknown `kid`; the auth-server refuses such a max-age.
+pub const DEFAULT_MIN_JWKS_TTL: Duration = Duration::from_secs(30);
+
+/// Least time between two JWKS refetches triggered by an unknown `kid` (the
+/// default of [`VerifierConfig::unknown_kid_cooldown`]): a validator that meets an
+/// unknown `kid` may wait this long before it can see the key.
+pub const DEFAULT_UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(30);
+
 /// Settings of a [`Verifier`](crate::Verifier).
 ///
 /// Build it with [`VerifierConfig::new`] and adjust fields; the defaults follow the
@@ -71,11 +82,11 @@ impl VerifierConfig {
             audience: audience.into(),
             leeway: Duration::from_secs(60),
             max_token_bytes: 8 * 1024,
-            unknown_kid_cooldown: Duration::from_secs(30),
+            unknown_kid_cooldown: DEFAULT_UNKNOWN_KID_COOLDOWN,
             stale_if_error: Duration::from_secs(60 * 60),
             http_timeout: Duration::from_secs(5),
             max_jwks_bytes: 64 * 1024,
-            min_ttl: Duration::from_secs(30),
+            min_ttl: DEFAULT_MIN_JWKS_TTL,
             max_ttl: Duration::from_secs(60 * 60),
             default_ttl: Duration::from_secs(10 * 60),
             verified_cache_ttl: Duration::from_secs(30),

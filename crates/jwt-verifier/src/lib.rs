@@ -37,7 +37,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use auth_wire::{AccessClaims, Audience};
-pub use config::VerifierConfig;
+pub use config::{VerifierConfig, DEFAULT_MIN_JWKS_TTL, DEFAULT_UNKNOWN_KID_COOLDOWN};
 pub use error::{ConfigError, VerifyError};
 
 use josekit::jws::JwsVerifier as _;

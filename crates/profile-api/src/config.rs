@@ -33,6 +33,8 @@ pub struct Settings {
     /// Clock skew tolerated on `exp`/`nbf`, seconds (0 ..= 300).
     pub leeway: u64,
     /// Least time between two JWKS refetches caused by an unknown `kid`, seconds.
+    /// Longer than the auth-server's `AUTH_KEY_REFRESH_INTERVAL` breaks its publish
+    /// delay rule (docs/keys.md).
     pub jwks_refetch_cooldown: u64,
     /// Comma-separated browser origins allowed to call us (CORS), e.g.
     /// `http://localhost:3000`.
@@ -77,7 +79,7 @@ impl Default for Settings {
             jwt_issuer: "http://localhost:8080".into(),
             jwt_audience: "http://localhost:8080".into(),
             leeway: 60,
-            jwks_refetch_cooldown: 30,
+            jwks_refetch_cooldown: jwt_verifier::DEFAULT_UNKNOWN_KID_COOLDOWN.as_secs(),
             trusted_origins: String::new(),
             body_limit: 64 * 1024,
             db_pool_size: pool.max_size,

@@ -340,6 +340,16 @@ pub fn plan_batch(
                     format!("password hash of an unsupported scheme ({prefix}…); imported without a credential"),
                 ));
             }
+            PasswordKind::OverCostCap { costs } => {
+                c.passwords.over_cost_cap_refused += 1;
+                plan.issues.push(issue(
+                    u,
+                    "hash_over_cost_cap",
+                    format!(
+                        "password hash declares {costs}, over the caps (bcrypt cost 14; argon2 m=65536 KiB, t=10, p=4) that keep one sign-in from starving the others; imported without a credential: the user sets a new password by reset"
+                    ),
+                ));
+            }
             PasswordKind::SsoIgnored => {
                 c.passwords.sso_ignored += 1;
                 plan.issues.push(issue(

@@ -12,14 +12,27 @@ use clap::Parser;
 #[command(name = "supabase-import", version)]
 pub struct Options {
     /// The Supabase database (only read), e.g.
-    /// postgres://postgres:PW@db.REF.supabase.co:5432/postgres?sslmode=require,
-    /// or any Postgres with a Supabase dump restored.
-    #[arg(long, value_name = "URL")]
+    /// postgres://postgres:PW@db.REF.supabase.co:5432/postgres?sslmode=verify-full&sslrootcert=prod-supabase.cer,
+    /// or any Postgres with a Supabase dump restored. Prefer the environment
+    /// variable: a flag's password shows in `ps` and shell history. Without
+    /// `sslmode`, a host other than localhost gets `verify-full`.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SUPABASE_IMPORT_SOURCE_URL",
+        hide_env_values = true
+    )]
     pub source: String,
 
     /// Our database, migrated (`auth-server migrate`); use Neon's direct endpoint,
-    /// e.g. postgresql://USER:PW@ep-….neon.tech/DB?sslmode=verify-full.
-    #[arg(long, value_name = "URL")]
+    /// e.g. postgresql://USER:PW@ep-….neon.tech/DB?sslmode=verify-full. The same
+    /// environment and TLS rules as the source.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SUPABASE_IMPORT_TARGET_URL",
+        hide_env_values = true
+    )]
     pub target: String,
 
     /// The source's profile table (schema.table), or `none`. A missing table is
@@ -107,6 +120,7 @@ impl Options {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory as _;
 
     #[test]
     fn parses_a_full_command_line() {
@@ -140,6 +154,28 @@ mod tests {
             ..o
         };
         assert!(bad.mapping_overrides().is_err());
+    }
+
+    /// The only test that touches these variables (nextest runs each test in its
+    /// own process; under `cargo test` no other test depends on them either: the
+    /// rest pass both flags).
+    #[test]
+    fn urls_come_from_the_environment_and_flags_win() {
+        std::env::set_var("SUPABASE_IMPORT_SOURCE_URL", "postgres://env-source/db");
+        std::env::set_var("SUPABASE_IMPORT_TARGET_URL", "postgres://env-target/db");
+        let o = Options::try_parse_from(["x"]).expect("both from the environment");
+        assert_eq!(o.source, "postgres://env-source/db");
+        assert_eq!(o.target, "postgres://env-target/db");
+        let o = Options::try_parse_from(["x", "--source", "postgres://flag/db"]).expect("mixed");
+        assert_eq!(o.source, "postgres://flag/db", "the flag wins");
+        assert_eq!(o.target, "postgres://env-target/db");
+        // --help names the variables but never prints their values.
+        let help = Options::command().render_long_help().to_string();
+        assert!(help.contains("SUPABASE_IMPORT_SOURCE_URL"), "{help}");
+        assert!(!help.contains("env-source"), "{help}");
+        std::env::remove_var("SUPABASE_IMPORT_SOURCE_URL");
+        std::env::remove_var("SUPABASE_IMPORT_TARGET_URL");
+        assert!(Options::try_parse_from(["x", "--target", "postgres://t/db"]).is_err());
     }
 
     #[test]

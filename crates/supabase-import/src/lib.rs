@@ -19,6 +19,7 @@ pub mod report;
 pub mod source;
 pub mod synth;
 pub mod target;
+pub mod tls;
 mod verify;
 
 use std::time::{Duration, Instant};
@@ -82,9 +83,10 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     let clock = Instant::now();
     let started_at = chrono::Utc::now();
     let overrides = opts.mapping_overrides()?;
-    let mut source =
-        Source::connect(&opts.source, &opts.profiles_table, &opts.profiles_key).await?;
-    let mut target = Target::connect(&opts.target, opts.dry_run).await?;
+    let source_url = tls::prepare(&opts.source, "source")?;
+    let target_url = tls::prepare(&opts.target, "target")?;
+    let mut source = Source::connect(&source_url, &opts.profiles_table, &opts.profiles_key).await?;
+    let mut target = Target::connect(&target_url, opts.dry_run).await?;
     let mut notes = source.notes.clone();
 
     let mapping = match &source.profiles {

@@ -198,7 +198,7 @@ pub fn image(meta: Option<&Value>) -> Option<String> {
 /// What the source's password column holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PasswordKind {
-    /// bcrypt `$2a$`/`$2b$`/`$2y$`, any cost: copied verbatim.
+    /// bcrypt `$2a$`/`$2b$`/`$2y$`, cost ≤ 14: copied verbatim.
     Bcrypt(String),
     /// argon2i/argon2id PHC: copied verbatim.
     Argon2(String),
@@ -208,6 +208,9 @@ pub enum PasswordKind {
     Encrypted { key_id: String },
     /// A format the auth-server cannot verify (`$fbscrypt$`, `$2x$`, garbage): refused.
     Unsupported { prefix: String },
+    /// bcrypt or argon2 declaring a cost over the auth-server's caps (and the
+    /// table's CHECK): refused, the user imported without a credential.
+    OverCostCap { costs: String },
     /// An SSO user's hash: SSO users never signed in with a password in Supabase.
     SsoIgnored,
 }
@@ -248,6 +251,9 @@ pub fn classify_password(u: &SourceUser) -> PasswordKind {
     match password::scheme(raw) {
         Scheme::Bcrypt => PasswordKind::Bcrypt(raw.to_owned()),
         Scheme::Current | Scheme::Argon2Legacy => PasswordKind::Argon2(raw.to_owned()),
+        Scheme::OverCostCap => PasswordKind::OverCostCap {
+            costs: password::declared_costs(raw),
+        },
         Scheme::Unsupported => PasswordKind::Unsupported {
             // Enough to recognise the scheme, never the hash itself.
             prefix: raw.chars().take_while(|c| *c != ',').take(12).collect(),

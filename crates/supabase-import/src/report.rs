@@ -89,6 +89,10 @@ pub struct PasswordCounts {
     pub encrypted_refused: u64,
     /// Unknown scheme: refused, imported without a credential.
     pub unsupported_refused: u64,
+    /// A cost over the auth-server's caps: refused, imported without a credential.
+    /// (`default`: counts saved by a run from before this field resume as 0.)
+    #[serde(default)]
+    pub over_cost_cap_refused: u64,
     /// An SSO user's hash: not imported (SSO users had no password sign-in).
     pub sso_ignored: u64,
     pub changes: Changes,
@@ -156,6 +160,7 @@ impl Counts {
         p.none += o.passwords.none;
         p.encrypted_refused += o.passwords.encrypted_refused;
         p.unsupported_refused += o.passwords.unsupported_refused;
+        p.over_cost_cap_refused += o.passwords.over_cost_cap_refused;
         p.sso_ignored += o.passwords.sso_ignored;
         p.changes.add(&o.passwords.changes);
         p.removed += o.passwords.removed;
@@ -389,8 +394,8 @@ impl fmt::Display for Report {
         let p = &c.passwords;
         writeln!(
             f,
-            "Passwords:  {} bcrypt, {} argon2 kept verbatim; {} none; refused: {} encrypted, {} unsupported; {} SSO hashes ignored",
-            p.bcrypt, p.argon2, p.none, p.encrypted_refused, p.unsupported_refused, p.sso_ignored
+            "Passwords:  {} bcrypt, {} argon2 kept verbatim; {} none; refused: {} encrypted, {} unsupported, {} over the cost caps; {} SSO hashes ignored",
+            p.bcrypt, p.argon2, p.none, p.encrypted_refused, p.unsupported_refused, p.over_cost_cap_refused, p.sso_ignored
         )?;
         writeln!(
             f,

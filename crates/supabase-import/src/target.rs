@@ -946,7 +946,11 @@ fn degrade(
         (Some("identity"), Some("accounts")) => {
             let credential_constraint = matches!(
                 db.constraint(),
-                Some("accounts_credential_has_hash" | "accounts_one_credential_per_user")
+                Some(
+                    "accounts_credential_has_hash"
+                        | "accounts_password_hash_cost_caps"
+                        | "accounts_one_credential_per_user"
+                )
             );
             if unit.write_identities && !credential_constraint {
                 dropped.identities_failed += unit.identities.len() as u64;

@@ -6,7 +6,7 @@ use tokio_postgres::Row;
 use super::GenericClient;
 
 /// Lock key serialising key creation and lifecycle steps across instances.
-const KEYS_LOCK: i64 = 0x6175_7468_0000_0002;
+pub const KEYS_LOCK: i64 = 0x6175_7468_0000_0002;
 
 /// A stored key.
 #[derive(Debug, Clone)]
@@ -48,6 +48,13 @@ pub async fn lock(tx: &impl GenericClient) -> Result<(), tokio_postgres::Error> 
     Ok(())
 }
 
+/// The database's wall clock now (`clock_timestamp()`, not the transaction start),
+/// the clock every lifecycle timestamp is taken with.
+pub async fn db_now(client: &impl GenericClient) -> Result<DateTime<Utc>, tokio_postgres::Error> {
+    let row = client.query_one("SELECT clock_timestamp()", &[]).await?;
+    row.try_get(0)
+}
+
 /// Every key, oldest first.
 pub async fn list(client: &impl GenericClient) -> Result<Vec<KeyRow>, tokio_postgres::Error> {
     let sql = format!("SELECT {COLUMNS} FROM identity.signing_keys ORDER BY created_at, kid");
@@ -60,7 +67,9 @@ pub async fn list(client: &impl GenericClient) -> Result<Vec<KeyRow>, tokio_post
         .collect()
 }
 
-/// Inserts a key in state `next` or `current`.
+/// Inserts a key in state `next` or `current`. Its `created_at` (and `activated_at`)
+/// is the wall-clock time of the insert, not the transaction start: the publish
+/// delay counts from it, and the transaction may have waited for the lock.
 pub async fn insert(
     client: &impl GenericClient,
     kid: &str,
@@ -71,8 +80,8 @@ pub async fn insert(
 ) -> Result<(), tokio_postgres::Error> {
     let stmt = client
         .prepare_cached(
-            "INSERT INTO identity.signing_keys (kid, state, public_jwk, sealed_private, kek_id, activated_at)
-             VALUES ($1, $2, $3, $4, $5, CASE WHEN $2 = 'current' THEN now() END)",
+            "INSERT INTO identity.signing_keys (kid, state, public_jwk, sealed_private, kek_id, created_at, activated_at)
+             VALUES ($1, $2, $3, $4, $5, clock_timestamp(), CASE WHEN $2 = 'current' THEN clock_timestamp() END)",
         )
         .await?;
     client
@@ -82,17 +91,18 @@ pub async fn insert(
 }
 
 /// Makes the `next` key current and retires the current one; returns the new kid.
+/// Times are taken after the lock wait (`clock_timestamp()`), as in [`insert`].
 pub async fn promote_next(
     tx: &impl GenericClient,
 ) -> Result<Option<String>, tokio_postgres::Error> {
     tx.execute(
-        "UPDATE identity.signing_keys SET state = 'retired', retired_at = now() WHERE state = 'current'",
+        "UPDATE identity.signing_keys SET state = 'retired', retired_at = clock_timestamp() WHERE state = 'current'",
         &[],
     )
     .await?;
     let row = tx
         .query_opt(
-            "UPDATE identity.signing_keys SET state = 'current', activated_at = now()
+            "UPDATE identity.signing_keys SET state = 'current', activated_at = clock_timestamp()
              WHERE state = 'next' RETURNING kid",
             &[],
         )
@@ -110,7 +120,7 @@ pub async fn remove(
     let rows = tx
         .query(
             "UPDATE identity.signing_keys
-             SET state = 'removed', removed_at = now(), sealed_private = NULL
+             SET state = 'removed', removed_at = clock_timestamp(), sealed_private = NULL
              WHERE state IN ('retired', 'next')
                AND (($1::text IS NOT NULL AND kid = $1)
                     OR ($1::text IS NULL AND state = 'retired' AND retired_at <= $2))

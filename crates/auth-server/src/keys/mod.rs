@@ -170,7 +170,16 @@ pub enum KeyEvent {
     Removed { kid: String },
 }
 
-async fn generate(sealer: &Sealer) -> anyhow::Result<(String, Value, Vec<u8>)> {
+/// A freshly generated key pair, sealed, not yet stored.
+struct NewKey {
+    kid: String,
+    public: Value,
+    sealed: Vec<u8>,
+}
+
+/// Generates a key pair. Callers do this before taking the lifecycle lock, so the
+/// lock is never held across the (up to a second of) RSA work.
+async fn generate(sealer: &Sealer) -> anyhow::Result<NewKey> {
     let kid = crate::credentials::new_token();
     let pair: RsaKeyPair = tokio::task::spawn_blocking(|| RS256.generate_key_pair(2048))
         .await
@@ -178,23 +187,54 @@ async fn generate(sealer: &Sealer) -> anyhow::Result<(String, Value, Vec<u8>)> {
     let public: Value = serde_json::from_str(&pair.to_jwk_public_key().to_string())?;
     let public = json!({ "kty": "RSA", "n": public["n"], "e": public["e"] });
     let sealed = sealer.seal(&kid, &pair.to_der_private_key())?;
-    Ok((kid, public, sealed))
+    Ok(NewKey {
+        kid,
+        public,
+        sealed,
+    })
 }
 
+/// Stores `key` (or, if none was generated ahead because the unlocked look said it
+/// would not be needed, a new one). Its `created_at` is taken at the insert, after
+/// the lock wait, so the publish delay counts from when the key became visible.
 async fn insert_new(
     tx: &impl deadpool_postgres::GenericClient,
     sealer: &Sealer,
+    key: Option<NewKey>,
     state: &'static str,
 ) -> anyhow::Result<KeyEvent> {
-    let (kid, public, sealed) = generate(sealer).await?;
-    signing_keys::insert(tx, &kid, state, &public, &sealed, sealer.current_id()).await?;
-    Ok(KeyEvent::Created { kid, state })
+    let key = match key {
+        Some(k) => k,
+        None => generate(sealer).await?,
+    };
+    signing_keys::insert(
+        tx,
+        &key.kid,
+        state,
+        &key.public,
+        &key.sealed,
+        sealer.current_id(),
+    )
+    .await?;
+    Ok(KeyEvent::Created {
+        kid: key.kid,
+        state,
+    })
 }
 
 /// Creates the first signing key unless one exists. Instances starting together
 /// serialise on an advisory lock, so exactly one key is created.
 pub async fn ensure_signing_key(pool: &Pool, sealer: &Sealer) -> anyhow::Result<Vec<KeyEvent>> {
     let mut client = pool.get().await?;
+    let ahead = if signing_keys::list(&client)
+        .await?
+        .iter()
+        .any(|r| matches!(r.state.as_str(), "current" | "next"))
+    {
+        None
+    } else {
+        Some(generate(sealer).await?)
+    };
     let tx = client.transaction().await?;
     signing_keys::lock(&tx).await?;
     let rows = signing_keys::list(&tx).await?;
@@ -207,11 +247,30 @@ pub async fn ensure_signing_key(pool: &Pool, sealer: &Sealer) -> anyhow::Result<
                 events.push(KeyEvent::Promoted { kid });
             }
         } else {
-            events.push(insert_new(&tx, sealer, "current").await?);
+            events.push(insert_new(&tx, sealer, ahead, "current").await?);
         }
     }
     tx.commit().await?;
     Ok(events)
+}
+
+/// Whether the lifecycle should publish a new `next` key now.
+fn rotation_due(
+    rows: &[KeyRow],
+    interval: Option<Duration>,
+    publish: chrono::Duration,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    let Some(interval) = interval else {
+        return Ok(false);
+    };
+    let interval = chrono::Duration::from_std(interval)?;
+    let due = rows.iter().any(|r| {
+        r.state == "current"
+            && r.activated_at
+                .is_some_and(|a| a + interval - publish <= now)
+    });
+    Ok(due && !rows.iter().any(|r| r.state == "next"))
 }
 
 /// One step of the automatic lifecycle: promote a `next` key published long enough,
@@ -219,13 +278,26 @@ pub async fn ensure_signing_key(pool: &Pool, sealer: &Sealer) -> anyhow::Result<
 /// interval) publish a new `next` key when the current one is due.
 pub async fn maintain(pool: &Pool, store: &KeyStore) -> anyhow::Result<Vec<KeyEvent>> {
     let policy = store.policy();
+    let publish = chrono::Duration::from_std(policy.publish_delay())?;
     let mut client = pool.get().await?;
+    // Look without the lock first, so a key that will be needed is generated
+    // before the lock is taken.
+    let ahead = if rotation_due(
+        &signing_keys::list(&client).await?,
+        policy.rotation_interval,
+        publish,
+        signing_keys::db_now(&client).await?,
+    )? {
+        Some(generate(store.sealer()).await?)
+    } else {
+        None
+    };
     let tx = client.transaction().await?;
     signing_keys::lock(&tx).await?;
     let rows = signing_keys::list(&tx).await?;
-    let now = Utc::now();
+    // The database's clock, the one every `created_at` was taken with.
+    let now = signing_keys::db_now(&tx).await?;
     let mut events = Vec::new();
-    let publish = chrono::Duration::from_std(policy.publish_delay())?;
     if rows
         .iter()
         .any(|r| r.state == "next" && r.created_at + publish <= now)
@@ -238,22 +310,12 @@ pub async fn maintain(pool: &Pool, store: &KeyStore) -> anyhow::Result<Vec<KeyEv
     for kid in signing_keys::remove(&tx, None, now - retire).await? {
         events.push(KeyEvent::Removed { kid });
     }
-    if let Some(interval) = policy.rotation_interval {
-        let interval = chrono::Duration::from_std(interval)?;
-        let due = rows.iter().any(|r| {
-            r.state == "current"
-                && r.activated_at
-                    .is_some_and(|a| a + interval - publish <= now)
-        });
-        let has_next = rows.iter().any(|r| r.state == "next");
-        if due
-            && !has_next
-            && events
-                .iter()
-                .all(|e| !matches!(e, KeyEvent::Promoted { .. }))
-        {
-            events.push(insert_new(&tx, store.sealer(), "next").await?);
-        }
+    if rotation_due(&rows, policy.rotation_interval, publish, now)?
+        && events
+            .iter()
+            .all(|e| !matches!(e, KeyEvent::Promoted { .. }))
+    {
+        events.push(insert_new(&tx, store.sealer(), ahead, "next").await?);
     }
     tx.commit().await?;
     Ok(events)
@@ -263,15 +325,24 @@ pub async fn maintain(pool: &Pool, store: &KeyStore) -> anyhow::Result<Vec<KeyEv
 /// enough (or `force`), promote it. Returns what happened, or why it waits.
 pub async fn rotate(pool: &Pool, store: &KeyStore, force: bool) -> anyhow::Result<KeyEvent> {
     let mut client = pool.get().await?;
+    let ahead = if signing_keys::list(&client)
+        .await?
+        .iter()
+        .any(|r| r.state == "next")
+    {
+        None
+    } else {
+        Some(generate(store.sealer()).await?)
+    };
     let tx = client.transaction().await?;
     signing_keys::lock(&tx).await?;
     let rows = signing_keys::list(&tx).await?;
     let event = match rows.iter().find(|r| r.state == "next") {
-        None => insert_new(&tx, store.sealer(), "next").await?,
+        None => insert_new(&tx, store.sealer(), ahead, "next").await?,
         Some(next) => {
             let ready_at =
                 next.created_at + chrono::Duration::from_std(store.policy().publish_delay())?;
-            if !force && ready_at > Utc::now() {
+            if !force && ready_at > signing_keys::db_now(&tx).await? {
                 anyhow::bail!(
                     "key {} is published but validators may not have it yet; it can sign from {} (or it is promoted automatically); use --force only if no validator caches the JWKS",
                     next.kid,
@@ -298,7 +369,8 @@ pub async fn retire(
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     signing_keys::lock(&tx).await?;
-    let before = Utc::now() - chrono::Duration::from_std(store.policy().retire_delay())?;
+    let before = signing_keys::db_now(&tx).await?
+        - chrono::Duration::from_std(store.policy().retire_delay())?;
     let removed = signing_keys::remove(&tx, kid, before).await?;
     tx.commit().await?;
     Ok(removed

@@ -306,3 +306,204 @@ async fn the_schema_only_accepts_known_hash_schemes_for_credentials() {
     assert!(!insert(Some(r#"{"key_id":"k","alg":"aes-gcm-hkdf"}"#.into())).await);
     assert!(!insert(None).await, "a credential needs a hash");
 }
+
+const BCRYPT_OVER_CAP: &str = "$2b$31$aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const ARGON2_OVER_CAP: &str = "$argon2id$v=19$m=1048576,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+
+#[tokio::test]
+async fn the_table_refuses_a_hash_over_the_cost_caps() {
+    let app = spawn_app().await;
+    let client = app.db.client().await;
+    let id = Uuid::new_v4();
+    client
+        .execute(
+            "INSERT INTO identity.users (id, name, email) VALUES ($1, 'Heavy', 'heavy@example.com')",
+            &[&id],
+        )
+        .await
+        .expect("user");
+    let insert = |hash: String| {
+        let client = &client;
+        async move {
+            client
+                .execute(
+                    "INSERT INTO identity.accounts (user_id, provider_id, account_id, password_hash)
+                     VALUES ($1::uuid, 'credential', $1::uuid::text, $2)",
+                    &[&id, &hash],
+                )
+                .await
+        }
+    };
+    for over in [
+        format!("$2b$15${}", "a".repeat(53)),
+        "$argon2id$v=19$m=65537,t=2,p=1$c2FsdHNhbHQ$aGFzaA".to_owned(),
+        "$argon2id$v=19$m=19456,t=11,p=1$c2FsdHNhbHQ$aGFzaA".to_owned(),
+        "$argon2i$v=19$m=19456,t=2,p=5$c2FsdHNhbHQ$aGFzaA".to_owned(),
+        ARGON2_OVER_CAP.to_owned(),
+    ] {
+        let err = insert(over.clone()).await.expect_err("refused");
+        let db = err.as_db_error().expect("db error");
+        assert_eq!(
+            db.constraint(),
+            Some("accounts_password_hash_cost_caps"),
+            "{over}"
+        );
+    }
+    // At the caps: accepted.
+    insert(format!("$2b$14${}", "a".repeat(53)))
+        .await
+        .expect("bcrypt 14 fits");
+    client
+        .execute(
+            "UPDATE identity.accounts SET password_hash = $2 WHERE user_id = $1",
+            &[&id, &"$argon2id$v=19$m=65536,t=10,p=4$c2FsdHNhbHQ$aGFzaA"],
+        )
+        .await
+        .expect("argon2 at the caps fits");
+    // On a fresh database the migration validated the constraint.
+    let validated: bool = client
+        .query_one(
+            "SELECT convalidated FROM pg_constraint WHERE conname = 'accounts_password_hash_cost_caps'",
+            &[],
+        )
+        .await
+        .expect("constraint")
+        .get(0);
+    assert!(validated);
+}
+
+/// Stores `hash` as the credential of a user, as a row that predates the caps
+/// would be (the constraint is re-added NOT VALID around it, as V6 leaves it).
+async fn insert_over_cap_user(app: &TestApp, email: &str, hash: &str) -> Uuid {
+    app.sql("ALTER TABLE identity.accounts DROP CONSTRAINT accounts_password_hash_cost_caps")
+        .await;
+    let id = app.insert_legacy_user(email, hash, None).await;
+    app.sql(
+        "ALTER TABLE identity.accounts ADD CONSTRAINT accounts_password_hash_cost_caps
+         CHECK (identity.password_hash_within_cost_caps(password_hash)) NOT VALID",
+    )
+    .await;
+    id
+}
+
+#[tokio::test]
+async fn a_stored_hash_over_the_caps_answers_like_a_wrong_password_quickly() {
+    let app = spawn_app().await;
+    let bcrypt_user = insert_over_cap_user(&app, "bcrypt31@example.com", BCRYPT_OVER_CAP).await;
+    let argon2_user = insert_over_cap_user(&app, "argon1g@example.com", ARGON2_OVER_CAP).await;
+    let wrong = app.sign_in_as("bcrypt31@example.com", "not-it").await;
+    let wrong_body = assert_error(
+        wrong,
+        StatusCode::UNAUTHORIZED,
+        Some("INVALID_EMAIL_OR_PASSWORD"),
+    )
+    .await;
+    for (email, id) in [
+        ("bcrypt31@example.com", bcrypt_user),
+        ("argon1g@example.com", argon2_user),
+    ] {
+        // bcrypt cost 31 would take days, argon2 with 1 GiB seconds and the memory.
+        let started = std::time::Instant::now();
+        let res = app.sign_in_as(email, PASSWORD).await;
+        let elapsed = started.elapsed();
+        let body = assert_error(
+            res,
+            StatusCode::UNAUTHORIZED,
+            Some("INVALID_EMAIL_OR_PASSWORD"),
+        )
+        .await;
+        assert_eq!(body, wrong_body, "indistinguishable from a wrong password");
+        assert!(
+            elapsed < std::time::Duration::from_secs(1),
+            "{email}: {elapsed:?}"
+        );
+        // Nothing was replaced or created.
+        let hash = app.stored_hash(id).await;
+        assert!(hash == BCRYPT_OVER_CAP || hash == ARGON2_OVER_CAP);
+        let sessions = app
+            .sql(&format!(
+                "SELECT 1 FROM identity.sessions WHERE user_id = '{id}'"
+            ))
+            .await;
+        assert!(sessions.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn the_cost_cap_migration_leaves_existing_rows_and_the_constraint_not_valid() {
+    // V1..V5, a row over the caps, then V6: the migration must not fail on it.
+    let db = test_support::TestDatabase::unmigrated().await;
+    let client = db.client().await;
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("migrations")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    let v6 = files
+        .iter()
+        .position(|p| p.to_string_lossy().contains("V6__"))
+        .expect("V6");
+    for f in &files[..v6] {
+        client
+            .batch_execute(&std::fs::read_to_string(f).expect("sql"))
+            .await
+            .expect("earlier migration");
+    }
+    let id = Uuid::new_v4();
+    client
+        .execute(
+            "INSERT INTO identity.users (id, name, email) VALUES ($1, 'Old', 'old@example.com')",
+            &[&id],
+        )
+        .await
+        .expect("user");
+    client
+        .execute(
+            "INSERT INTO identity.accounts (user_id, provider_id, account_id, password_hash)
+             VALUES ($1::uuid, 'credential', $1::uuid::text, $2)",
+            &[&id, &BCRYPT_OVER_CAP],
+        )
+        .await
+        .expect("a row from before the caps");
+    client
+        .batch_execute(&std::fs::read_to_string(&files[v6]).expect("sql"))
+        .await
+        .expect("V6 applies over existing rows");
+    let validated: bool = client
+        .query_one(
+            "SELECT convalidated FROM pg_constraint WHERE conname = 'accounts_password_hash_cost_caps'",
+            &[],
+        )
+        .await
+        .expect("constraint")
+        .get(0);
+    assert!(!validated, "left NOT VALID while a row is over the caps");
+    // New writes are checked all the same.
+    let other = Uuid::new_v4();
+    client
+        .execute(
+            "INSERT INTO identity.users (id, name, email) VALUES ($1, 'New', 'new@example.com')",
+            &[&other],
+        )
+        .await
+        .expect("user");
+    assert!(client
+        .execute(
+            "INSERT INTO identity.accounts (user_id, provider_id, account_id, password_hash)
+             VALUES ($1::uuid, 'credential', $1::uuid::text, $2)",
+            &[&other, &BCRYPT_OVER_CAP],
+        )
+        .await
+        .is_err());
+    // The documented clean-up, then VALIDATE succeeds.
+    client
+        .batch_execute(
+            "DELETE FROM identity.accounts
+             WHERE provider_id = 'credential'
+               AND NOT identity.password_hash_within_cost_caps(password_hash);
+             ALTER TABLE identity.accounts VALIDATE CONSTRAINT accounts_password_hash_cost_caps;",
+        )
+        .await
+        .expect("clean-up and validate");
+}

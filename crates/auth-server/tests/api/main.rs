@@ -4,6 +4,7 @@ mod helpers;
 
 mod browser;
 mod health;
+mod least_privilege;
 mod legacy_passwords;
 mod openapi;
 mod password;

@@ -350,6 +350,8 @@ async fn rotation_end_to_end_without_unknown_kids() {
 #[tokio::test]
 async fn instances_agree_on_one_key_and_pick_up_rotations() {
     let app = spawn_app_with(|s| {
+        // Dev mode: timings below the verifier's floors, so rotations take seconds.
+        s.dev_mode = true;
         s.jwks_max_age = 0;
         s.key_refresh_interval = 1;
     })
@@ -389,6 +391,8 @@ async fn instances_agree_on_one_key_and_pick_up_rotations() {
 #[tokio::test]
 async fn automatic_rotation_publishes_then_promotes() {
     let app = spawn_app_with(|s| {
+        // Dev mode: timings below the verifier's floors, so rotations take seconds.
+        s.dev_mode = true;
         s.jwks_max_age = 0;
         s.key_refresh_interval = 1;
         s.key_rotation_interval = 2;
@@ -410,4 +414,55 @@ async fn automatic_rotation_publishes_then_promotes() {
     assert_ne!(current[0], first);
     let old_state: String = rows[0].get(1);
     assert_eq!(old_state, "retired");
+}
+
+#[tokio::test]
+async fn publish_delay_counts_from_when_the_key_became_visible() {
+    let app = spawn_app().await;
+    // Another transaction holds the lifecycle lock while a rotation starts.
+    let mut holder = app.db.client().await;
+    let tx = holder.transaction().await.expect("tx");
+    tx.execute(
+        "SELECT pg_advisory_xact_lock($1)",
+        &[&auth_server::db::signing_keys::KEYS_LOCK],
+    )
+    .await
+    .expect("lock");
+    let state = app.state.clone();
+    let rotation = tokio::spawn(async move { keys::rotate(&state.pool, &state.keys, false).await });
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(!rotation.is_finished(), "rotation waits for the lock");
+    let released: chrono::DateTime<chrono::Utc> = tx
+        .query_one("SELECT clock_timestamp()", &[])
+        .await
+        .expect("time")
+        .get(0);
+    tx.commit().await.expect("release");
+    let KeyEvent::Created { kid, state } = rotation.await.expect("task").expect("rotate") else {
+        panic!("expected a new key");
+    };
+    assert_eq!(state, "next");
+    let created: chrono::DateTime<chrono::Utc> = app
+        .db
+        .client()
+        .await
+        .query_one(
+            "SELECT created_at FROM identity.signing_keys WHERE kid = $1",
+            &[&kid],
+        )
+        .await
+        .expect("row")
+        .get(0);
+    assert!(
+        created >= released,
+        "publish time {created} precedes the lock release {released}: the key would sign before it was published for the whole delay"
+    );
+    // So the key cannot be promoted (sign) until the full delay after visibility.
+    let early = keys::rotate(&app.state.pool, &app.state.keys, false).await;
+    assert!(early.is_err(), "promoted before the publish delay");
+    assert!(keys::maintain(&app.state.pool, &app.state.keys)
+        .await
+        .expect("maintain")
+        .iter()
+        .all(|e| !matches!(e, KeyEvent::Promoted { .. })));
 }

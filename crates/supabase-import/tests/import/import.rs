@@ -309,6 +309,7 @@ pub fn fixture_counts() -> Counts {
             none: 2,
             encrypted_refused: 1,
             unsupported_refused: 1,
+            over_cost_cap_refused: 0,
             sso_ignored: 1,
             changes: Changes {
                 inserted: 5,
@@ -621,4 +622,111 @@ async fn an_older_gotrue_schema_is_read_too() {
         .expect("github account")
         .get(0);
     assert_eq!(account, "777");
+}
+
+/// Adds a password user to the fixture's source.
+async fn add_source_user(f: &Fixture, id: Uuid, email: &str, hash: &str) {
+    f.source
+        .client()
+        .await
+        .execute(
+            "INSERT INTO auth.users (instance_id, id, aud, role, email, encrypted_password,
+                 email_confirmed_at, raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
+             VALUES ('00000000-0000-0000-0000-000000000000', $1, 'authenticated', 'authenticated',
+                 $2, $3, now(), '{\"provider\":\"email\",\"providers\":[\"email\"]}', '{}', now(), now())",
+            &[&id, &email, &hash],
+        )
+        .await
+        .expect("seed user");
+}
+
+#[tokio::test]
+async fn hashes_over_the_cost_caps_are_reported_and_the_users_kept_without_a_credential() {
+    let f = Fixture::new().await;
+    let bcrypt_over = Uuid::from_u128(0x1900_0000_0000_4000_8000_0000_0000_0010);
+    let argon2_over = Uuid::from_u128(0x1a00_0000_0000_4000_8000_0000_0000_0011);
+    let at_cap = Uuid::from_u128(0x1b00_0000_0000_4000_8000_0000_0000_0012);
+    add_source_user(
+        &f,
+        bcrypt_over,
+        "slow-bcrypt@example.com",
+        &format!("$2b$15${}", "a".repeat(53)),
+    )
+    .await;
+    add_source_user(
+        &f,
+        argon2_over,
+        "slow-argon2@example.com",
+        "$argon2id$v=19$m=1048576,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+    )
+    .await;
+    let edge = "$argon2id$v=19$m=65536,t=10,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+    add_source_user(&f, at_cap, "edge@example.com", edge).await;
+
+    // The batch holding them commits: the CHECK never sees an over-cap hash.
+    let report = f.import(|_| {}).await;
+    assert!(report.completed, "{report}");
+    assert_eq!(report.counts.passwords.over_cost_cap_refused, 2);
+    assert_eq!(report.counts.passwords.argon2, 2, "dave and the edge");
+    assert_eq!(
+        report.issues_by_category.get("hash_over_cost_cap"),
+        Some(&2)
+    );
+    let mut flagged: Vec<Uuid> = report
+        .issues
+        .iter()
+        .filter(|i| i.category == "hash_over_cost_cap")
+        .filter_map(|i| i.user_id)
+        .collect();
+    flagged.sort();
+    assert_eq!(flagged, vec![bcrypt_over, argon2_over]);
+    for issue in report
+        .issues
+        .iter()
+        .filter(|i| i.category == "hash_over_cost_cap")
+    {
+        // The report names the costs, never the hash.
+        assert!(!issue.detail.contains("aaaaaaaa") && !issue.detail.contains("c2FsdHNhbHQ"));
+    }
+    assert!(report.to_string().contains("2 over the cost caps"));
+    // Users kept (recoverable by a password reset), without a credential.
+    for user in [bcrypt_over, argon2_over] {
+        assert!(user_row(&f, user).await.is_some(), "{user} imported");
+        assert_eq!(credential(&f.target, user).await, None, "{user}");
+    }
+    assert_eq!(credential(&f.target, at_cap).await.as_deref(), Some(edge));
+}
+
+#[tokio::test]
+async fn a_cost_cap_check_stricter_than_the_code_costs_only_that_credential() {
+    // Should the table's caps ever be stricter than the import's, the CHECK refuses
+    // the credential alone: the batch goes user by user and the rest lands.
+    let f = Fixture::new().await;
+    f.target
+        .client()
+        .await
+        .batch_execute(
+            "ALTER TABLE identity.accounts DROP CONSTRAINT accounts_password_hash_cost_caps;
+             ALTER TABLE identity.accounts ADD CONSTRAINT accounts_password_hash_cost_caps
+                 CHECK (password_hash IS NULL OR password_hash NOT LIKE '$2a$10$%')",
+        )
+        .await
+        .expect("stricter caps");
+    let report = f.import(|o| o.no_verify = true).await;
+    assert!(report.completed, "{report}");
+    let failed: Vec<Uuid> = report
+        .issues
+        .iter()
+        .filter(|i| i.category == "credential_failed")
+        .filter_map(|i| i.user_id)
+        .collect();
+    // Alice and the shared-address user have bcrypt $2a$10$.
+    assert_eq!(failed.len(), 2, "{:?}", report.issues);
+    assert!(failed.contains(&id::ALICE) && failed.contains(&id::SHARED));
+    assert!(user_row(&f, id::ALICE).await.is_some(), "the user is kept");
+    assert_eq!(credential(&f.target, id::ALICE).await, None);
+    assert_eq!(
+        credential(&f.target, id::BOB).await.as_deref(),
+        Some(source_hash(id::BOB))
+    );
 }
