@@ -9,7 +9,7 @@ use auth_server::password::PasswordHasher;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let hasher = PasswordHasher::new(1)?;
+    let hasher = PasswordHasher::new(1, 64)?;
     let phc = hasher.hash("warm-up password").await?;
     let rounds = 40;
     let start = Instant::now();

@@ -69,6 +69,8 @@ pub struct Settings {
     pub password_max_length: usize,
     /// Password hashes computed at once; each takes ~19 MiB and one core.
     pub max_concurrent_hashes: usize,
+    /// Hashes that may wait for a slot; past it sign-in/sign-up answer 503 at once.
+    pub max_queued_hashes: usize,
     /// Largest request body in bytes.
     pub body_limit: usize,
     /// Connections in the database pool.
@@ -119,6 +121,8 @@ pub struct Settings {
     pub rate_limit_account_window: i64,
     /// Keep the counters in Redis instead of Postgres (`redis://host:6379/0`).
     pub rate_limit_redis_url: Option<String>,
+    /// Prefix of the Redis keys, so deployments can share one Redis.
+    pub rate_limit_redis_prefix: String,
 }
 
 impl Default for Settings {
@@ -146,6 +150,7 @@ impl Default for Settings {
             max_concurrent_hashes: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
+            max_queued_hashes: 64,
             body_limit: 64 * 1024,
             db_pool_size: 16,
             workers: 0,
@@ -167,6 +172,7 @@ impl Default for Settings {
             rate_limit_account_max: 10,
             rate_limit_account_window: 300,
             rate_limit_redis_url: None,
+            rate_limit_redis_prefix: "auth:rl:".into(),
         }
     }
 }

@@ -141,6 +141,9 @@ impl ResponseError for ApiError {
 
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
+        if e.downcast_ref::<crate::password::HasherBusy>().is_some() {
+            return ApiError::Unavailable;
+        }
         match database::classify_chain(e.as_ref()) {
             database::Failure::Unavailable => {
                 database::warn_unavailable(&e);

@@ -36,6 +36,9 @@ fn new_workspace() -> Workspace {
 /// Hashes and verifies passwords off the async executor.
 #[derive(Clone)]
 pub struct PasswordHasher {
+    /// Hashes in flight plus hashes waiting: past it a request is refused at once
+    /// (503) instead of queueing without bound behind a flood.
+    admission: Arc<Semaphore>,
     permits: Arc<Semaphore>,
     workspaces: Arc<Mutex<Vec<Workspace>>>,
     /// A hash of a random password: verified against when the user does not exist,
@@ -46,6 +49,12 @@ pub struct PasswordHasher {
     over_cap_logged: moka::sync::Cache<u64, ()>,
     digest_keys: std::collections::hash_map::RandomState,
 }
+
+/// Every hasher slot and queue place is taken: the caller should answer 503 with
+/// `Retry-After` (the server is saturated, not broken).
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("password hasher saturated")]
+pub struct HasherBusy;
 
 fn argon2() -> Argon2<'static> {
     let params = Params::new(M_COST, T_COST, P_COST, None).expect("valid argon2 parameters");
@@ -239,12 +248,17 @@ fn verify_blocking(password: &[u8], stored: &str, workspace: &mut Workspace) -> 
 }
 
 impl PasswordHasher {
-    /// A hasher that runs at most `max_in_flight` hashes at once.
-    pub fn new(max_in_flight: usize) -> anyhow::Result<Self> {
+    /// A hasher that runs at most `max_in_flight` hashes at once and lets at most
+    /// `max_queued` more wait; beyond that, calls fail at once with [`HasherBusy`].
+    pub fn new(max_in_flight: usize, max_queued: usize) -> anyhow::Result<Self> {
         let max_in_flight = max_in_flight.max(1);
+        let admitted = max_in_flight
+            .saturating_add(max_queued)
+            .min(Semaphore::MAX_PERMITS);
         let random: String = crate::credentials::new_token();
         let dummy = hash_blocking(random.as_bytes(), &mut new_workspace())?;
         Ok(Self {
+            admission: Arc::new(Semaphore::new(admitted)),
             permits: Arc::new(Semaphore::new(max_in_flight)),
             // Workspaces are created on first use, never more than the permits.
             workspaces: Arc::new(Mutex::new(Vec::with_capacity(max_in_flight))),
@@ -261,6 +275,7 @@ impl PasswordHasher {
         &self,
         f: impl FnOnce(&mut Workspace) -> T + Send + 'static,
     ) -> anyhow::Result<T> {
+        let _admitted = self.admission.try_acquire().map_err(|_| HasherBusy)?;
         let _permit = self
             .permits
             .acquire()
@@ -354,7 +369,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_are_argon2id_with_the_chosen_parameters_and_verify() {
-        let h = PasswordHasher::new(2).expect("hasher");
+        let h = PasswordHasher::new(2, 64).expect("hasher");
         let phc = h.hash("correct horse").await.expect("hash");
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
         assert!(h.verify("correct horse", Some(&phc)).await.expect("verify"));
@@ -378,7 +393,7 @@ mod tests {
 
     #[tokio::test]
     async fn bcrypt_of_every_variant_verifies_and_is_outdated() {
-        let h = PasswordHasher::new(2).expect("hasher");
+        let h = PasswordHasher::new(2, 64).expect("hasher");
         for (cost, version, prefix) in [
             (4, bcrypt::Version::TwoA, "$2a$04$"),
             (5, bcrypt::Version::TwoB, "$2b$05$"),
@@ -402,7 +417,7 @@ mod tests {
 
     #[tokio::test]
     async fn our_phc_strings_are_standard_and_memory_is_bounded() {
-        let h = PasswordHasher::new(2).expect("hasher");
+        let h = PasswordHasher::new(2, 64).expect("hasher");
         let mut tasks = Vec::new();
         for i in 0..12 {
             let h = h.clone();
@@ -424,7 +439,7 @@ mod tests {
 
     #[tokio::test]
     async fn argon2_with_other_variant_or_parameters_is_outdated() {
-        let h = PasswordHasher::new(2).expect("hasher");
+        let h = PasswordHasher::new(2, 64).expect("hasher");
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         for (alg, m, t) in [
             (Algorithm::Argon2i, M_COST, T_COST),
@@ -510,8 +525,26 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn past_the_queue_bound_calls_fail_at_once_and_the_hasher_recovers() {
+        let h = PasswordHasher::new(1, 1).expect("hasher");
+        // Polled in order: the first runs, the second waits, the third is refused.
+        let (a, b, c) = tokio::join!(h.hash("one"), h.hash("two"), h.hash("three"));
+        assert!(a.is_ok() && b.is_ok(), "in flight and queued both finish");
+        let refused = c.expect_err("third is over the bound");
+        assert!(
+            refused.downcast_ref::<HasherBusy>().is_some(),
+            "{refused:#}"
+        );
+        // Places free up again once the work is done.
+        assert!(h
+            .verify("two", Some(&b.expect("hash")))
+            .await
+            .expect("verify"));
+    }
+
+    #[tokio::test]
     async fn a_hash_over_the_cap_fails_like_a_wrong_password_without_its_cost() {
-        let h = PasswordHasher::new(1).expect("hasher");
+        let h = PasswordHasher::new(1, 64).expect("hasher");
         // A real argon2id hash of the password at the edge verifies (small salt,
         // t=1 so the test stays quick; m at the cap).
         let salt = SaltString::generate(&mut rand::rngs::OsRng);

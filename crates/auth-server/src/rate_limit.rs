@@ -33,8 +33,13 @@ pub struct Rule {
 pub enum Store {
     /// `identity.rate_limits`.
     Postgres(Pool),
-    /// `auth:rl:<key>` strings with a TTL.
-    Redis(redis::aio::ConnectionManager),
+    /// `<prefix><key>` strings with a TTL.
+    Redis {
+        /// The shared connection (reconnects by itself).
+        conn: redis::aio::ConnectionManager,
+        /// `AUTH_RATE_LIMIT_REDIS_PREFIX`.
+        prefix: String,
+    },
 }
 
 /// The limiter of the credential endpoints.
@@ -79,15 +84,16 @@ impl RateLimiter {
 
     /// A Redis store for `url`; connects lazily and reconnects by itself, so a Redis
     /// that is down at start-up only costs 503s until it is back.
-    pub fn redis_store(url: &str) -> anyhow::Result<Store> {
+    pub fn redis_store(url: &str, prefix: &str) -> anyhow::Result<Store> {
         let client = redis::Client::open(url)?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(Duration::from_secs(1)))
             .set_number_of_retries(1);
-        Ok(Store::Redis(
-            redis::aio::ConnectionManager::new_lazy_with_config(client, config)?,
-        ))
+        Ok(Store::Redis {
+            conn: redis::aio::ConnectionManager::new_lazy_with_config(client, config)?,
+            prefix: prefix.to_owned(),
+        })
     }
 
     /// Counts this request against its IP and account; 429 with the seconds to wait
@@ -145,11 +151,11 @@ impl RateLimiter {
                     })
                     .collect())
             }
-            Store::Redis(conn) => {
+            Store::Redis { conn, prefix } => {
                 let mut pipe = redis::pipe();
                 pipe.atomic();
                 for (key, rule) in keys {
-                    let key = format!("auth:rl:{key}");
+                    let key = format!("{prefix}{key}");
                     let ms = u64::try_from(rule.window.as_millis()).unwrap_or(u64::MAX);
                     // The window starts with the first hit: create with a TTL only if absent.
                     pipe.cmd("SET")

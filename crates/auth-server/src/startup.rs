@@ -88,7 +88,10 @@ impl Application {
             keys,
             tokens,
             signer: CookieSigner::new(&secret, &previous),
-            hasher: PasswordHasher::new(settings.max_concurrent_hashes)?,
+            hasher: PasswordHasher::new(
+                settings.max_concurrent_hashes,
+                settings.max_queued_hashes,
+            )?,
             origins: TrustedOrigins::new(&settings.base_url, &settings.trusted_origin_list()),
             cookies: SessionCookies::new(settings.secure_cookies()),
             pool,
@@ -179,7 +182,9 @@ fn rate_limiter(
     }
     let secs = |s: i64| Duration::from_secs(s.unsigned_abs());
     let store = match &settings.rate_limit_redis_url {
-        Some(url) if !url.is_empty() => RateLimiter::redis_store(url)?,
+        Some(url) if !url.is_empty() => {
+            RateLimiter::redis_store(url, &settings.rate_limit_redis_prefix)?
+        }
         _ => Store::Postgres(pool.clone()),
     };
     Ok(Some(RateLimiter::new(
