@@ -316,3 +316,271 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use actix_web::http::header::HeaderValue;
+    use actix_web::http::StatusCode;
+    use actix_web::test::TestRequest;
+    use actix_web::ResponseError;
+    use proptest::prelude::*;
+
+    // No regression files: a failure prints its minimal input, which goes into a unit test.
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    fn request(content_type: Option<&[u8]>) -> HttpRequest {
+        let mut req = TestRequest::post();
+        if let Some(ct) = content_type {
+            let value = HeaderValue::from_bytes(ct).expect("strategy yields valid header bytes");
+            req = req.insert_header((header::CONTENT_TYPE, value));
+        }
+        req.to_http_request()
+    }
+
+    fn accepts() -> impl Strategy<Value = Accepts> {
+        prop_oneof![Just(Accepts::Json), Just(Accepts::JsonOrForm)]
+    }
+
+    /// Media types we take, ones we do not, and near misses, in any case.
+    fn media_type() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "application/json",
+            "Application/JSON",
+            "application/x-www-form-urlencoded",
+            "APPLICATION/X-WWW-FORM-URLENCODED",
+            "text/plain",
+            "text/json",
+            "multipart/form-data",
+            "application/json-patch+json",
+            "application/jsonx",
+            "application/",
+            "",
+        ])
+    }
+
+    fn params() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "",
+            ";",
+            "; charset=utf-8",
+            ";charset=UTF-8",
+            "; charset=latin1",
+            "; charset=\"utf-8\"; boundary=x",
+            ";;;=",
+        ])
+    }
+
+    /// Whatever a header may legally carry, including non-UTF-8 `obs-text`.
+    fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(prop_oneof![Just(b'\t'), 0x20u8..0x7f, 0x80u8..=0xff], 0..48)
+    }
+
+    fn content_type() -> impl Strategy<Value = Option<Vec<u8>>> {
+        prop_oneof![
+            Just(None),
+            (media_type(), params(), "[ \t]{0,2}")
+                .prop_map(|(m, p, ws)| Some(format!("{ws}{m}{ws}{p}").into_bytes())),
+            header_bytes().prop_map(Some),
+        ]
+    }
+
+    /// Random bytes, JSON-ish text and form-ish text.
+    fn body_bytes() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..256),
+            r#"[{}\[\]":,0-9a-z\\. \-tfnue]{0,64}"#.prop_map(String::into_bytes),
+            "[a-z0-9=&%+;.]{0,64}".prop_map(String::into_bytes),
+        ]
+    }
+
+    /// A string of arbitrary chars, control characters and NUL included.
+    fn any_chars(max: usize) -> impl Strategy<Value = String> {
+        prop::collection::vec(any::<char>(), 0..max).prop_map(String::from_iter)
+    }
+
+    /// JSON text with every non-ASCII char as a `\uXXXX` escape (surrogate pairs
+    /// for the astral planes), which serde_json itself never writes.
+    fn ascii_json(v: &Value) -> String {
+        let raw = serde_json::to_string(v).expect("serialisable");
+        raw.encode_utf16()
+            .map(|u| match u {
+                0..=0x7f => char::from(u as u8).to_string(),
+                _ => format!("\\u{u:04x}"),
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn never_panics_and_fails_only_with_4xx(
+            ct in content_type(),
+            body in body_bytes(),
+            accepts in accepts(),
+        ) {
+            let req = request(ct.as_deref());
+            match parse(&req, &Bytes::from(body.clone()), accepts) {
+                Ok(raw) => {
+                    // Whatever parsed must also survive the object step without a 5xx.
+                    if let Err(e) = raw.object_or_empty() {
+                        prop_assert_eq!(e.status_code(), StatusCode::BAD_REQUEST);
+                    }
+                }
+                Err(e) => {
+                    prop_assert!(!body.is_empty(), "an empty body is no body: {e:?}");
+                    prop_assert!(
+                        matches!(e.status_code(), StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE),
+                        "{e:?} answers {}", e.status_code()
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn media_type_decides_before_syntax(
+            media in media_type(),
+            p in params(),
+            accepts in accepts(),
+            body in body_bytes(),
+        ) {
+            prop_assume!(!body.is_empty());
+            let req = request(Some(format!("{media}{p}").as_bytes()));
+            let result = parse(&req, &Bytes::from(body.clone()), accepts);
+            let media = media.to_ascii_lowercase();
+            let taken = media == "application/json"
+                || (media == "application/x-www-form-urlencoded" && accepts == Accepts::JsonOrForm);
+            match result {
+                Err(ApiError::UnsupportedMediaType(_)) => prop_assert!(!taken, "{media} refused"),
+                Err(e) => {
+                    prop_assert!(taken, "{media} not refused as a media type");
+                    prop_assert!(matches!(e, ApiError::BadJson), "{e:?}");
+                }
+                Ok(_) => {
+                    prop_assert!(taken, "{media} accepted");
+                    if media == "application/json" {
+                        prop_assert!(serde_json::from_slice::<Value>(&body).is_ok());
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn json_string_fields_round_trip(
+            fields in prop::collection::btree_map(any_chars(12), any_chars(64), 0..8),
+            escaped in any::<bool>(),
+            charset in params(),
+        ) {
+            let object = Value::Object(
+                fields.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect(),
+            );
+            let text = if escaped { ascii_json(&object) } else { object.to_string() };
+            let req = request(Some(format!("application/json{charset}").as_bytes()));
+            let mut f = parse(&req, &Bytes::from(text), Accepts::Json)
+                .expect("well-formed JSON parses")
+                .object()
+                .expect("an object");
+            for (k, v) in &fields {
+                prop_assert!(f.has(k));
+                let got = f.string(k);
+                if v.contains('\0') {
+                    prop_assert_eq!(got, "");
+                } else {
+                    prop_assert_eq!(&got, v);
+                }
+            }
+            match f.finish() {
+                Ok(()) => prop_assert!(fields.values().all(|v| !v.contains('\0'))),
+                Err(e) => {
+                    prop_assert_eq!(e.status_code(), StatusCode::BAD_REQUEST);
+                    for (k, v) in &fields {
+                        let named = e.to_string().contains(&format!("[body.{k}] Invalid input: must not contain NUL"));
+                        prop_assert_eq!(named, v.contains('\0'), "{}", e);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn strings_with_nul_are_refused_with_4xx(
+            before in any_chars(32),
+            after in any_chars(32),
+            form in any::<bool>(),
+            optional in any::<bool>(),
+        ) {
+            let value = format!("{before}\0{after}");
+            let (ct, text, accepts) = if form {
+                let text = serde_urlencoded::to_string([("name", &value)]).expect("encodable");
+                ("application/x-www-form-urlencoded", text, Accepts::JsonOrForm)
+            } else {
+                ("application/json", serde_json::json!({ "name": value }).to_string(), Accepts::Json)
+            };
+            let req = request(Some(ct.as_bytes()));
+            let mut f = parse(&req, &Bytes::from(text), accepts)
+                .expect("well-formed body parses")
+                .object()
+                .expect("an object");
+            if optional {
+                prop_assert_eq!(f.opt_string("name"), None);
+            } else {
+                prop_assert_eq!(f.string("name"), "");
+            }
+            let e = f.finish().expect_err("NUL accepted");
+            prop_assert_eq!(e.status_code(), StatusCode::BAD_REQUEST);
+        }
+
+        #[test]
+        fn form_fields_round_trip(
+            fields in prop::collection::btree_map(any_chars(12), any_chars(64), 0..8),
+        ) {
+            let text = serde_urlencoded::to_string(&fields).expect("encodable");
+            let req = request(Some(b"application/x-www-form-urlencoded; charset=UTF-8"));
+            let mut f = parse(&req, &Bytes::from(text), Accepts::JsonOrForm)
+                .expect("well-formed form parses")
+                .object_or_empty()
+                .expect("an object");
+            let mut expect_err = false;
+            for (k, v) in &fields {
+                match v.as_str() {
+                    "true" => prop_assert_eq!(f.opt_bool(k), Some(true)),
+                    "false" => prop_assert_eq!(f.opt_bool(k), Some(false)),
+                    _ if v.contains('\0') => {
+                        prop_assert_eq!(f.opt_string(k), None);
+                        expect_err = true;
+                    }
+                    _ => prop_assert_eq!(f.opt_string(k), Some(v.clone())),
+                }
+            }
+            prop_assert_eq!(f.finish().is_err(), expect_err);
+        }
+
+        #[test]
+        fn field_length_limit_is_in_bytes(
+            len in prop_oneof![
+                Just(MAX_FIELD_BYTES),
+                Just(MAX_FIELD_BYTES + 1),
+                0usize..=2 * MAX_FIELD_BYTES,
+            ],
+            wide in any::<bool>(),
+        ) {
+            // 'é' is two bytes, so a wide string hits the limit at half the chars.
+            let value: String = if wide { "é".repeat(len / 2) } else { "a".repeat(len) };
+            let mut f = RawBody(Some(serde_json::json!({ "name": &value }))).object().expect("object");
+            let got = f.opt_string("name");
+            if value.len() <= MAX_FIELD_BYTES {
+                prop_assert_eq!(got.as_ref(), Some(&value));
+                prop_assert!(f.finish().is_ok());
+            } else {
+                prop_assert_eq!(got, None);
+                prop_assert_eq!(f.finish().expect_err("too big").status_code(), StatusCode::BAD_REQUEST);
+            }
+        }
+    }
+}

@@ -173,3 +173,125 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use crate::credentials::{cookie_value, presented_token, Carrier};
+    use actix_web::test::TestRequest;
+    use actix_web::HttpResponse;
+    use proptest::prelude::*;
+
+    // No regression files: a failure prints its minimal input, which goes into a unit test.
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    fn secret() -> impl Strategy<Value = Vec<u8>> {
+        "[!-~]{32,80}".prop_map(String::into_bytes)
+    }
+
+    fn set_cookies(res: &HttpResponse) -> Vec<String> {
+        res.headers()
+            .get_all(header::SET_COOKIE)
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .collect()
+    }
+
+    /// The `Cookie` header a browser sends back for these `Set-Cookie`s.
+    fn echoed(set: &[String]) -> TestRequest {
+        let pairs: Vec<&str> = set
+            .iter()
+            .map(|c| c.split(';').next().unwrap_or_default())
+            .collect();
+        TestRequest::get().insert_header((header::COOKIE, pairs.join("; ")))
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn issued_session_reads_back_by_cookie_and_bearer(
+            key in secret(),
+            token in "[A-Za-z0-9]{1,128}",
+            secure in any::<bool>(),
+            remember in any::<bool>(),
+            max_age in 0i64..100_000_000,
+        ) {
+            let signer = CookieSigner::new(&key, &[]);
+            let cookies = SessionCookies::new(secure);
+            let mut b = HttpResponse::Ok();
+            cookies.set_session(&mut b, &signer, &token, remember, max_age);
+            let res = b.finish();
+            let set = set_cookies(&res);
+            prop_assert_eq!(set.len(), if remember { 1 } else { 2 });
+            for raw in &set {
+                let c = Cookie::parse(raw.as_str()).expect("a valid Set-Cookie");
+                prop_assert_eq!(c.http_only(), Some(true));
+                prop_assert_eq!(c.secure().unwrap_or(false), secure);
+                prop_assert_eq!(c.same_site(), Some(SameSite::Lax));
+                prop_assert_eq!(c.path(), Some("/"));
+                prop_assert_eq!(c.name().starts_with("__Secure-"), secure);
+            }
+            let session = Cookie::parse(set[0].as_str()).expect("a valid Set-Cookie");
+            prop_assert_eq!(session.name(), cookies.session_token.as_str());
+            prop_assert_eq!(
+                session.max_age(),
+                remember.then(|| actix_web::cookie::time::Duration::seconds(max_age))
+            );
+
+            let req = echoed(&set).to_http_request();
+            prop_assert_eq!(
+                presented_token(&req, &signer, &cookies.session_token),
+                Some((token.clone(), Carrier::Cookie))
+            );
+            if !remember {
+                let marker = cookie_value(&req, &cookies.dont_remember).expect("marker sent");
+                let decoded = percent_encoding::percent_decode_str(&marker)
+                    .decode_utf8()
+                    .expect("utf-8");
+                prop_assert_eq!(signer.verify(&decoded), Some("true"));
+            }
+
+            let header = res.headers().get(SET_AUTH_TOKEN).expect("set-auth-token");
+            let req = TestRequest::get()
+                .insert_header((header::AUTHORIZATION, format!("Bearer {}", header.to_str().expect("ascii"))))
+                .to_http_request();
+            prop_assert_eq!(
+                presented_token(&req, &signer, &cookies.session_token),
+                Some((token, Carrier::Bearer))
+            );
+        }
+
+        #[test]
+        fn any_signed_value_survives_the_cookie_jar(
+            key in secret(),
+            // RFC 6265 quotes around a cookie value are dropped, so no leading `"`.
+            value in prop::collection::vec(any::<char>(), 1..64)
+                .prop_map(String::from_iter)
+                .prop_filter("no leading quote", |v| !v.starts_with('"')),
+            secure in any::<bool>(),
+        ) {
+            let signer = CookieSigner::new(&key, &[]);
+            let cookies = SessionCookies::new(secure);
+            let mut b = HttpResponse::Ok();
+            cookies.set_session(&mut b, &signer, &value, true, 60);
+            let res = b.finish();
+            let set = set_cookies(&res);
+            let req = echoed(&set).to_http_request();
+            prop_assert_eq!(
+                presented_token(&req, &signer, &cookies.session_token),
+                Some((value.clone(), Carrier::Cookie))
+            );
+            // The header carries the value unencoded, so only when that is legal.
+            prop_assert_eq!(
+                res.headers().get(SET_AUTH_TOKEN).is_some(),
+                HeaderValue::from_str(&signer.sign(&value)).is_ok()
+            );
+        }
+    }
+}

@@ -223,3 +223,400 @@ mod tests {
         assert_eq!(token_hash(&a).len(), 32);
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use actix_web::test::TestRequest;
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    // No regression files: a failure prints its minimal input, which goes into a unit test.
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    const NAME: &str = "better-auth.session_token";
+    const BASE64: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    /// Printable secrets, because HMAC zero-pads short keys: `k` and `k\0` are the
+    /// same key, and "another secret" must really be another one.
+    fn secret() -> impl Strategy<Value = Vec<u8>> {
+        "[!-~]{32,80}".prop_map(String::into_bytes)
+    }
+
+    /// A string of arbitrary chars, control characters and NUL included.
+    fn any_chars(max: usize) -> impl Strategy<Value = String> {
+        prop::collection::vec(any::<char>(), 0..max).prop_map(String::from_iter)
+    }
+
+    /// Server tokens are alphanumeric (see `new_token`).
+    fn token() -> impl Strategy<Value = String> {
+        "[A-Za-z0-9]{1,40}"
+    }
+
+    /// Bytes a header value may carry, including non-UTF-8 `obs-text`.
+    fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
+        prop::collection::vec(prop_oneof![Just(b'\t'), 0x20u8..0x7f, 0x80u8..=0xff], 0..96)
+    }
+
+    #[derive(Debug, Clone)]
+    enum Edit {
+        Replace(Index, char),
+        Insert(Index, char),
+        Delete(Index),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        // Base64 characters keep the signature decodable, so the MAC itself is tested.
+        let ch = || {
+            prop_oneof![
+                prop::sample::select(BASE64.chars().chain(['=', '.']).collect::<Vec<_>>()),
+                any::<char>(),
+            ]
+        };
+        prop_oneof![
+            (any::<Index>(), ch()).prop_map(|(i, c)| Edit::Replace(i, c)),
+            (any::<Index>(), ch()).prop_map(|(i, c)| Edit::Insert(i, c)),
+            any::<Index>().prop_map(Edit::Delete),
+        ]
+    }
+
+    fn apply(s: &str, edit: &Edit) -> String {
+        let mut chars: Vec<char> = s.chars().collect();
+        match edit {
+            Edit::Replace(i, c) => {
+                let i = i.index(chars.len());
+                chars[i] = *c;
+            }
+            Edit::Insert(i, c) => chars.insert(i.index(chars.len() + 1), *c),
+            Edit::Delete(i) => {
+                chars.remove(i.index(chars.len()));
+            }
+        }
+        chars.into_iter().collect()
+    }
+
+    fn with_cookies(headers: &[Vec<u8>]) -> TestRequest {
+        headers.iter().fold(TestRequest::get(), |req, h| {
+            let value = header::HeaderValue::from_bytes(h).expect("valid header bytes");
+            req.append_header((header::COOKIE, value))
+        })
+    }
+
+    /// How one cookie pair is written.
+    #[derive(Debug, Clone)]
+    enum Pair {
+        /// No `=` at all.
+        Bare(String),
+        Junk(String, String),
+        /// Our signature on `token`, written in one of several legitimate ways.
+        Ours(String, String, u8),
+        Stranger(String, String),
+        Tampered(String, String, Edit),
+    }
+
+    fn cookie_name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => Just(NAME.to_owned()),
+            1 => Just(format!("__Secure-{NAME}")),
+            1 => Just(format!("{NAME}_x")),
+            1 => Just("Better-Auth.session_token".to_owned()),
+            2 => "[A-Za-z0-9_.-]{1,12}",
+        ]
+    }
+
+    fn pair() -> impl Strategy<Value = Pair> {
+        prop_oneof![
+            "[A-Za-z0-9_.-]{0,12}".prop_map(Pair::Bare),
+            (cookie_name(), "[!-:<-~]{0,60}").prop_map(|(n, v)| Pair::Junk(n, v)),
+            (cookie_name(), token(), 0u8..4).prop_map(|(n, t, f)| Pair::Ours(n, t, f)),
+            (cookie_name(), token()).prop_map(|(n, t)| Pair::Stranger(n, t)),
+            (cookie_name(), token(), edit()).prop_map(|(n, t, e)| Pair::Tampered(n, t, e)),
+        ]
+    }
+
+    /// Renders a pair; returns `(text, name, value, token it legitimately carries)`.
+    fn render(
+        p: &Pair,
+        ours: &CookieSigner,
+        stranger: &CookieSigner,
+    ) -> (String, Option<(String, String)>, Option<String>) {
+        let (name, value, token) = match p {
+            Pair::Bare(n) => return (n.clone(), None, None),
+            Pair::Junk(n, v) => (n, v.clone(), None),
+            Pair::Ours(n, t, form) => {
+                let encoded = encode_uri_component(&ours.sign(t));
+                let value = match form {
+                    0 => encoded,
+                    1 => ours.sign(t),
+                    2 => format!("\"{encoded}\""),
+                    _ => encoded.replace("%2F", "%2f").replace("%3D", "%3d"),
+                };
+                (n, value, Some(t.clone()))
+            }
+            Pair::Stranger(n, t) => (n, encode_uri_component(&stranger.sign(t)), None),
+            Pair::Tampered(n, t, e) => {
+                let signed = ours.sign(t);
+                let tampered = apply(&signed, e);
+                // RFC 6265 quotes are not part of the value, so an added `"` at either end is no change.
+                let carried = (tampered.trim_matches('"') == signed).then(|| t.clone());
+                (n, encode_uri_component(&tampered), carried)
+            }
+        };
+        (
+            format!("{name}={value}"),
+            Some((name.clone(), value)),
+            token,
+        )
+    }
+
+    fn non_canonical(sig: &str, bits: u8) -> String {
+        // 32 bytes leave 2 unused low bits in the last data character (index 42).
+        let mut chars: Vec<char> = sig.chars().collect();
+        let pos = BASE64.find(chars[42]).expect("base64 char");
+        chars[42] = char::from(BASE64.as_bytes()[pos | usize::from(bits)]);
+        chars.into_iter().collect()
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn sign_then_verify_round_trips(key in secret(), value in any_chars(64)) {
+            let signer = CookieSigner::new(&key, &[]);
+            let signed = signer.sign(&value);
+            let sig = signer.signature(&value);
+            prop_assert_eq!(sig.len(), SIG_LEN);
+            prop_assert!(sig.ends_with('=') && !sig.ends_with("=="));
+            prop_assert_eq!(&signed, &format!("{value}.{sig}"));
+            prop_assert_eq!(signer.verify(&signed), Some(value.as_str()));
+        }
+
+        #[test]
+        fn any_single_char_edit_is_refused(key in secret(), value in any_chars(32), e in edit()) {
+            let signer = CookieSigner::new(&key, &[]);
+            let signed = signer.sign(&value);
+            let tampered = apply(&signed, &e);
+            prop_assume!(tampered != signed);
+            prop_assert_eq!(signer.verify(&tampered), None, "{:?} accepted", tampered);
+        }
+
+        #[test]
+        fn non_canonical_base64_signature_is_refused(key in secret(), value in any_chars(32), bits in 1u8..4) {
+            let signer = CookieSigner::new(&key, &[]);
+            let sig = signer.signature(&value);
+            let odd = non_canonical(&sig, bits);
+            prop_assume!(odd != sig);
+            let forged = format!("{value}.{odd}");
+            prop_assert_eq!(signer.verify(&forged), None);
+        }
+
+        #[test]
+        fn verify_refuses_unsigned_strings(
+            key in secret(),
+            s in prop_oneof![
+                any_chars(128),
+                "[A-Za-z0-9.]{0,40}\\.[A-Za-z0-9+/]{43}=",
+                "[A-Za-z0-9.]{0,40}\\.[A-Za-z0-9+/]{42}==",
+                "[!-~]{0,40}\\.[!-~]{0,50}",
+            ],
+        ) {
+            let signer = CookieSigner::new(&key, &[]);
+            prop_assert_eq!(signer.verify(&s), None);
+        }
+
+        #[test]
+        fn previous_secrets_verify_and_unknown_ones_never_do(
+            old_key in secret(),
+            new_key in secret(),
+            other_key in secret(),
+            unrelated in prop::collection::vec(secret(), 0..3),
+            value in any_chars(32),
+        ) {
+            prop_assume!(old_key != new_key && old_key != other_key && new_key != other_key);
+            prop_assume!(!unrelated.contains(&other_key));
+            let old = CookieSigner::new(&old_key, &[]);
+            let mut previous = unrelated.clone();
+            previous.push(old_key.clone());
+            let rotated = CookieSigner::new(&new_key, &previous);
+            let stranger = CookieSigner::new(&other_key, &unrelated);
+
+            let by_old = old.sign(&value);
+            let by_rotated = rotated.sign(&value);
+            prop_assert_eq!(rotated.verify(&by_old), Some(value.as_str()));
+            prop_assert_eq!(rotated.verify(&by_rotated), Some(value.as_str()));
+            // Previous secrets verify but never sign.
+            prop_assert_ne!(&by_rotated, &by_old);
+            prop_assert_eq!(old.verify(&by_rotated), None);
+            prop_assert_eq!(stranger.verify(&by_old), None);
+            prop_assert_eq!(stranger.verify(&by_rotated), None);
+            let by_stranger = stranger.sign(&value);
+            prop_assert_eq!(rotated.verify(&by_stranger), None);
+        }
+
+        #[test]
+        fn encode_uri_component_is_javascripts(s in any_chars(64)) {
+            let out = encode_uri_component(&s);
+            let bytes = out.as_bytes();
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'%' {
+                    let hex = &out[i + 1..i + 3];
+                    prop_assert!(hex.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)), "{}", out);
+                    i += 3;
+                } else {
+                    prop_assert!(bytes[i].is_ascii_alphanumeric() || b"-_.!~*'()".contains(&bytes[i]), "{}", out);
+                    i += 1;
+                }
+            }
+            let expected_len: usize = s
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || "-_.!~*'()".contains(c) { 1 } else { 3 * c.len_utf8() })
+                .sum();
+            prop_assert_eq!(out.len(), expected_len);
+            prop_assert_eq!(percent_decode_str(&out).decode_utf8().expect("utf-8"), s.as_str());
+        }
+
+        #[test]
+        fn arbitrary_cookie_headers_yield_no_token(
+            key in secret(),
+            headers in prop::collection::vec(
+                prop_oneof![
+                    header_bytes(),
+                    ("[ -~]{0,40}", "[ -~]{0,60}")
+                        .prop_map(|(a, b)| format!("{a}{NAME}={b}").into_bytes()),
+                ],
+                0..4,
+            ),
+        ) {
+            let signer = CookieSigner::new(&key, &[]);
+            let req = with_cookies(&headers).to_http_request();
+            if let Some(v) = cookie_value(&req, NAME) {
+                // What it returns was written after our name in some header.
+                let needle = format!("{NAME}={v}");
+                prop_assert!(
+                    headers.iter().any(|h| String::from_utf8_lossy(h).contains(&needle)),
+                    "{:?} not in {:?}", needle, headers
+                );
+            }
+            prop_assert_eq!(presented_token(&req, &signer, NAME), None);
+        }
+
+        #[test]
+        fn only_our_first_named_cookie_counts(
+            key in secret(),
+            other_key in secret(),
+            headers in prop::collection::vec(prop::collection::vec(pair(), 0..5), 1..4),
+            sep in prop::sample::select(vec!["; ", ";", " ;  ", ";;"]),
+        ) {
+            prop_assume!(key != other_key);
+            let ours = CookieSigner::new(&key, &[]);
+            let stranger = CookieSigner::new(&other_key, &[]);
+            let mut expected: Option<(String, Option<String>)> = None;
+            let mut texts = Vec::new();
+            for pairs in &headers {
+                let mut parts = Vec::new();
+                for p in pairs {
+                    let (text, nv, token) = render(p, &ours, &stranger);
+                    if let Some((n, v)) = nv {
+                        if n == NAME && expected.is_none() {
+                            expected = Some((v, token));
+                        }
+                    }
+                    parts.push(text);
+                }
+                texts.push(parts.join(sep).into_bytes());
+            }
+            let req = with_cookies(&texts).to_http_request();
+            prop_assert_eq!(
+                cookie_value(&req, NAME),
+                expected.as_ref().map(|(v, _)| v.clone())
+            );
+            prop_assert_eq!(
+                presented_token(&req, &ours, NAME),
+                expected.and_then(|(_, t)| t).map(|t| (t, Carrier::Cookie))
+            );
+        }
+
+        #[test]
+        fn arbitrary_authorization_never_yields_a_signed_looking_token(
+            key in secret(),
+            cookie_token in token(),
+            auth in prop_oneof![
+                header_bytes(),
+                (
+                    prop::sample::select(vec!["Bearer", "bearer", "BEARER", "Basic", "Bearerx", ""]),
+                    prop::sample::select(vec![" ", "  ", "\t", ""]),
+                    "[ -~]{0,80}",
+                )
+                    .prop_map(|(s, sp, rest)| format!("{s}{sp}{rest}").into_bytes()),
+            ],
+        ) {
+            let signer = CookieSigner::new(&key, &[]);
+            let cookie = format!("{NAME}={}", encode_uri_component(&signer.sign(&cookie_token)));
+            let req = TestRequest::get()
+                .insert_header((header::COOKIE, cookie))
+                .insert_header((
+                    header::AUTHORIZATION,
+                    header::HeaderValue::from_bytes(&auth).expect("valid header bytes"),
+                ))
+                .to_http_request();
+            let found = presented_token(&req, &signer, NAME);
+            match bearer(&req) {
+                Some(v) => {
+                    prop_assert!(!v.is_empty() && v.trim() == v, "{:?}", v);
+                    let h = std::str::from_utf8(&auth).expect("bearer read it as text");
+                    let scheme = h.trim().split(' ').next().unwrap_or_default();
+                    prop_assert!(scheme.eq_ignore_ascii_case("bearer"), "{:?}", h);
+                    // The header wins over the cookie; unsigned it can only be a bare token.
+                    if let Some((t, carrier)) = found {
+                        prop_assert_eq!(carrier, Carrier::Bearer);
+                        prop_assert!(is_token_shaped(&t), "{:?}", t);
+                        if !v.contains('%') {
+                            prop_assert_eq!(t.as_str(), v);
+                        }
+                    }
+                }
+                None => prop_assert_eq!(found, Some((cookie_token, Carrier::Cookie))),
+            }
+        }
+
+        #[test]
+        fn bearer_round_trips_signed_and_bare_tokens(
+            key in secret(),
+            other_key in secret(),
+            t in token(),
+            scheme in prop::sample::select(vec!["Bearer", "bearer", "BEARER", "bEaReR"]),
+            pad in "[ ]{1,3}",
+            encoded in any::<bool>(),
+            e in edit(),
+        ) {
+            prop_assume!(key != other_key);
+            let signer = CookieSigner::new(&key, &[]);
+            let stranger = CookieSigner::new(&other_key, &[]);
+            // `None` when the value cannot go into a header at all.
+            let send = |value: &str| {
+                let value = if encoded { encode_uri_component(value) } else { value.to_owned() };
+                let h = header::HeaderValue::from_str(&format!("{scheme}{pad}{value}{pad}")).ok()?;
+                let req = TestRequest::get()
+                    .insert_header((header::AUTHORIZATION, h))
+                    .to_http_request();
+                Some(presented_token(&req, &signer, NAME))
+            };
+            let signed = signer.sign(&t);
+            prop_assert_eq!(send(&signed), Some(Some((t.clone(), Carrier::Bearer))));
+            prop_assert_eq!(send(&t), Some(Some((t.clone(), Carrier::Bearer))));
+            prop_assert_eq!(send(&stranger.sign(&t)), Some(None));
+            let tampered = apply(&signed, &e);
+            // The header value is trimmed, so edge whitespace is no change.
+            if tampered.trim() != signed {
+                prop_assert!(matches!(send(&tampered), None | Some(None)), "{:?} accepted", tampered);
+            }
+        }
+    }
+}
