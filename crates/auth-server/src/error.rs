@@ -60,9 +60,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// The machine-readable code, or `None` where Better Auth sends none.
-    pub fn code(&self) -> Option<&'static str> {
-        Some(match self {
+    /// The machine-readable code. Better Auth sends none for "No fields to update"
+    /// and for 429s; we add one (its client reads only `message` and the status),
+    /// so every error body of ours has both fields.
+    pub fn code(&self) -> &'static str {
+        match self {
             ApiError::Validation(_) => "VALIDATION_ERROR",
             ApiError::BadJson => "BAD_REQUEST",
             ApiError::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
@@ -71,7 +73,7 @@ impl ApiError {
             ApiError::PasswordTooLong => "PASSWORD_TOO_LONG",
             ApiError::InvalidPassword => "INVALID_PASSWORD",
             ApiError::EmailCanNotBeUpdated => "EMAIL_CAN_NOT_BE_UPDATED",
-            ApiError::NoFieldsToUpdate => return None,
+            ApiError::NoFieldsToUpdate => "NO_FIELDS_TO_UPDATE",
             ApiError::CredentialAccountNotFound => "CREDENTIAL_ACCOUNT_NOT_FOUND",
             ApiError::InvalidEmailOrPassword => "INVALID_EMAIL_OR_PASSWORD",
             ApiError::Unauthorized => "UNAUTHORIZED",
@@ -82,10 +84,10 @@ impl ApiError {
             ApiError::SessionNotFresh => "SESSION_NOT_FRESH",
             ApiError::UserAlreadyExists => "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
             ApiError::MethodNotAllowedDefer => "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED",
-            ApiError::TooManyRequests { .. } => return None,
+            ApiError::TooManyRequests { .. } => "TOO_MANY_REQUESTS",
             ApiError::Unavailable => "SERVICE_UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
-        })
+        }
     }
 }
 
@@ -134,7 +136,7 @@ impl ResponseError for ApiError {
         }
         res.json(ErrorBody {
             message: self.to_string(),
-            code: self.code().map(str::to_owned),
+            code: self.code().to_owned(),
         })
     }
 }

@@ -115,6 +115,7 @@ impl Application {
             let body_limit = app_state.settings.body_limit;
             App::new()
                 .wrap(error_bodies())
+                .wrap(actix_web::middleware::from_fn(service_kit::limit_headers))
                 .wrap(service_kit::security_headers())
                 .wrap(cors(&app_state.origins))
                 .wrap(TracingLogger::default())
@@ -293,7 +294,7 @@ fn error_bodies() -> ErrorHandlers<BoxBody> {
         let (req, _) = res.into_parts();
         let body = HttpResponse::build(status).json(auth_wire::ErrorBody {
             message: message.into(),
-            code: Some(code.into()),
+            code: code.into(),
         });
         Ok(ErrorHandlerResponse::Response(
             ServiceResponse::new(req, body).map_into_right_body(),

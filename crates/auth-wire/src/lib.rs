@@ -5,14 +5,17 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 use uuid::Uuid;
 
-/// Every 4xx/5xx body: `{"message": "...", "code": "..."}` (code may be absent, as
-/// Better Auth omits it for a few errors).
+/// Every 4xx/5xx body of our services: `{"message": "...", "code": "..."}`. Better
+/// Auth omits `code` on a few errors (429, "No fields to update"); we always send
+/// one, and its client reads only `message` and the status there.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
+    /// Human-readable explanation.
     pub message: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    /// Stable, machine-readable code (`INVALID_EMAIL_OR_PASSWORD`, …).
+    #[serde(default)]
+    pub code: String,
 }
 
 /// Serialises a timestamp the way JavaScript's `toISOString()` does

@@ -97,7 +97,7 @@ impl ResponseError for AuthError {
         }
         response.json(ErrorBody {
             message: self.to_string(),
-            code: Some(code.to_owned()),
+            code: code.to_owned(),
         })
     }
 }

@@ -41,7 +41,7 @@ pub enum VerifyError {
     /// `exp` (plus leeway) has passed.
     #[error("token expired")]
     Expired,
-    /// `nbf` (minus leeway) is still in the future.
+    /// `nbf` or `iat` (minus leeway) is still in the future.
     #[error("token not yet valid")]
     NotYetValid,
     /// `iss` is not exactly the configured issuer.

@@ -22,7 +22,7 @@
 //! is `JWT` or `at+jwt`; the key is chosen by the required `kid` among JWKS keys with
 //! `kty` RSA, `alg` RS256 (or none), `use` sig (or none), ≥ 2048 bits; the
 //! signature is verified before any claim is read; then `iss` (exact), `aud`
-//! (member), `exp`, `nbf` (with leeway), `iat`, `sub` (UUID) and the shape of
+//! (member), `exp`, `nbf` and `iat` (with leeway; `iat` not in the future), `sub` (UUID) and the shape of
 //! [`AccessClaims`].
 
 mod config;

@@ -163,15 +163,16 @@ pub(crate) fn claims(
 
     // Type checks of all three NumericDates come before the time checks, so a
     // malformed claim is reported as such even when another one is out of range.
-    // `iat` is required and typed but not compared: `nbf` bounds the start.
     let exp = numeric_date(&map, "exp")?;
-    numeric_date(&map, "iat")?;
+    let iat = numeric_date(&map, "iat")?;
     let nbf = numeric_date(&map, "nbf")?;
-    // RFC 7519: now must be before `exp`, and not before `nbf`.
+    // RFC 7519: now must be before `exp`, and not before `nbf`. A token issued in
+    // the future (beyond the leeway) comes from a broken clock or a forger that
+    // chose its own times: refused like an early `nbf`, as PyJWT does.
     if want.now >= exp.saturating_add(want.leeway_secs) {
         return Err(VerifyError::Expired);
     }
-    if want.now.saturating_add(want.leeway_secs) < nbf {
+    if want.now.saturating_add(want.leeway_secs) < nbf.max(iat) {
         return Err(VerifyError::NotYetValid);
     }
 

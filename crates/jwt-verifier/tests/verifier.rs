@@ -382,6 +382,24 @@ async fn not_yet_valid_is_rejected() {
 }
 
 #[tokio::test]
+async fn issued_in_the_future_is_rejected_beyond_the_leeway() {
+    let (key, _server, verifier) = setup().await;
+    let future = claims_with(|c| {
+        c.insert("iat".into(), json!(now() + 120));
+        c.insert("exp".into(), json!(now() + 600));
+    });
+    assert_eq!(
+        rejects(&verifier, &key.token(&future)).await,
+        VerifyError::NotYetValid
+    );
+    // Within the leeway (a few seconds of clock skew) it is accepted.
+    let skewed = claims_with(|c| {
+        c.insert("iat".into(), json!(now() + 5));
+    });
+    assert!(verifier.verify(&key.token(&skewed)).await.is_ok());
+}
+
+#[tokio::test]
 async fn wrong_issuer_is_rejected() {
     let (key, _server, verifier) = setup().await;
     for iss in [

@@ -62,6 +62,7 @@ impl Application {
             App::new()
                 // Outermost last: requests pass the logger, then the JSON error
                 // bodies (so they also cover CORS refusals), then CORS.
+                .wrap(actix_web::middleware::from_fn(service_kit::limit_headers))
                 .wrap(service_kit::security_headers())
                 .wrap(cors(&origins))
                 .wrap(json_errors(app_state.settings.body_limit))

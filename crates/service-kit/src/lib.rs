@@ -27,6 +27,39 @@ pub fn security_headers() -> DefaultHeaders {
         .add((header::CACHE_CONTROL, "no-store"))
 }
 
+/// The most header bytes (names, values and separators) a request may carry.
+/// Browsers send a few KiB at most; 32 KiB leaves room for many cookies on a shared
+/// `localhost` while refusing the oversized headers that only cost us memory.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Answers 431 with a JSON body when a request's headers exceed
+/// [`MAX_HEADER_BYTES`]. actix's HTTP parser already refuses more than 96 headers;
+/// this bounds their size, before any handler, cookie parser or token check runs.
+/// Use with `App::wrap(actix_web::middleware::from_fn(service_kit::limit_headers))`.
+pub async fn limit_headers(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let size: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if size > MAX_HEADER_BYTES {
+        let response =
+            HttpResponse::build(actix_web::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(serde_json::json!({
+                    "code": "REQUEST_HEADER_FIELDS_TOO_LARGE",
+                    "message": "Request headers too large",
+                }));
+        return Ok(req.into_response(response));
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
+}
+
 /// How long a request may run; put it in app data (`App::app_data`) and wrap the
 /// routes with [`Deadline`].
 #[derive(Debug, Clone, Copy)]
@@ -204,5 +237,40 @@ mod tests {
                 .map(|v| v.as_bytes()),
             Some(&b"public, max-age=60"[..])
         );
+    }
+
+    #[actix_web::test]
+    async fn oversized_headers_get_a_json_431_before_the_handler() {
+        let app = test::init_service(
+            App::new()
+                .wrap(actix_web::middleware::from_fn(limit_headers))
+                .route(
+                    "/",
+                    web::get().to(|| async { HttpResponse::Ok().body("reached") }),
+                ),
+        )
+        .await;
+        let just_under = "a".repeat(MAX_HEADER_BYTES - 64);
+        let res = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri("/")
+                .insert_header(("cookie", just_under.as_str()))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+        let res = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri("/")
+                .insert_header(("cookie", just_under.as_str()))
+                .insert_header(("x-more", "b".repeat(128).as_str()))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), 431);
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(body["code"], "REQUEST_HEADER_FIELDS_TOO_LARGE");
     }
 }

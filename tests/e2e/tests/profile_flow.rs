@@ -3,89 +3,12 @@
 //! port 0, sharing one fresh database; the profile-api knows the auth-server only
 //! by its JWKS URL, issuer and audience, as in production.
 
-use reqwest::{Client, RequestBuilder, Response, StatusCode};
-use serde_json::{json, Value};
-use test_support::TestDatabase;
-
-/// The auth-server's public URL: its origin is the tokens' `iss` and `aud`.
-const AUTH_BASE_URL: &str = "http://localhost:4100";
-
-struct Stack {
-    auth: String,
-    profile: String,
-    http: Client,
-    db: TestDatabase,
-}
-
-async fn start_stack() -> Stack {
-    let db = TestDatabase::new().await;
-    let auth = auth_server::Application::build(auth_server::Settings {
-        database_url: db.url().to_owned(),
-        migrate_on_start: false,
-        host: "127.0.0.1".into(),
-        port: 0,
-        base_url: AUTH_BASE_URL.into(),
-        secret: Some("e2e-profile-flow-secret-0123456789abcdefghij".into()),
-        key_encryption_secret: Some("e2e-profile-flow-kek-0123456789abcdefghij".into()),
-        max_concurrent_hashes: 2,
-        db_pool_size: 4,
-        workers: 1,
-        log_format: "pretty".into(),
-        ..auth_server::Settings::default()
-    })
-    .await
-    .expect("auth-server builds");
-    let auth_url = format!("http://127.0.0.1:{}", auth.port());
-    tokio::spawn(auth.run_until_stopped());
-
-    let profile = profile_api::Application::build(profile_api::Settings {
-        database_url: db.url().to_owned(),
-        host: "127.0.0.1".into(),
-        port: 0,
-        jwks_url: format!("{auth_url}/.well-known/jwks.json"),
-        jwt_issuer: AUTH_BASE_URL.into(),
-        jwt_audience: AUTH_BASE_URL.into(),
-        db_pool_size: 4,
-        workers: 1,
-        log_format: "pretty".into(),
-        ..profile_api::Settings::default()
-    })
-    .await
-    .expect("profile-api builds");
-    let profile_url = format!("http://127.0.0.1:{}", profile.port());
-    tokio::spawn(profile.run_until_stopped());
-
-    Stack {
-        auth: auth_url,
-        profile: profile_url,
-        http: Client::new(),
-        db,
-    }
-}
-
-impl Stack {
-    fn profile_request(&self, method: reqwest::Method, jwt: &str) -> RequestBuilder {
-        self.http
-            .request(method, format!("{}/api/profile", self.profile))
-            .bearer_auth(jwt)
-    }
-}
-
-async fn send(req: RequestBuilder) -> Response {
-    req.send().await.expect("request")
-}
+use e2e::{body, send, start_stack};
+use reqwest::{Response, StatusCode};
+use serde_json::json;
 
 fn etag(res: &Response) -> String {
-    res.headers()
-        .get("etag")
-        .expect("ETag")
-        .to_str()
-        .expect("ascii")
-        .to_owned()
-}
-
-async fn body(res: Response) -> Value {
-    res.json().await.expect("json body")
+    e2e::header(res, "etag")
 }
 
 #[tokio::test]

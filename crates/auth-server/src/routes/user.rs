@@ -14,7 +14,7 @@ use crate::state::AppState;
 #[utoipa::path(post, path = "/api/auth/update-user", tag = "auth",
     request_body(content = crate::openapi::UpdateUserBody, content_type = "application/json"),
     security(("session_cookie" = []), ("session_bearer" = [])),
-    responses((status = 200, description = "`{\"status\":true}`"), (status = 400, body = auth_wire::ErrorBody, description = "EMAIL_CAN_NOT_BE_UPDATED, No fields to update, VALIDATION_ERROR"), (status = 401, body = auth_wire::ErrorBody)))]
+    responses((status = 200, description = "`{\"status\":true}`"), (status = 400, body = auth_wire::ErrorBody, description = "EMAIL_CAN_NOT_BE_UPDATED, NO_FIELDS_TO_UPDATE, VALIDATION_ERROR"), (status = 401, body = auth_wire::ErrorBody)))]
 pub async fn update_user(
     req: HttpRequest,
     body: Bytes,

@@ -34,7 +34,12 @@ async fn assert_limited(res: Response) -> u64 {
     };
     let retry = header("retry-after");
     assert_eq!(retry, header("x-retry-after"));
-    assert_error(res, StatusCode::TOO_MANY_REQUESTS, None).await;
+    assert_error(
+        res,
+        StatusCode::TOO_MANY_REQUESTS,
+        Some("TOO_MANY_REQUESTS"),
+    )
+    .await;
     retry
 }
 

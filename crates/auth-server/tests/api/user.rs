@@ -58,7 +58,7 @@ async fn update_user_errors() {
         app.post_bearer("/update-user", &user.signed, &json!({"foo": "bar"}))
             .await,
         StatusCode::BAD_REQUEST,
-        None,
+        Some("NO_FIELDS_TO_UPDATE"),
     )
     .await;
     assert_eq!(body["message"], "No fields to update");
