@@ -1,6 +1,7 @@
 //! The auth-server: a Better Auth–compatible identity provider on Postgres.
 //! `main.rs` is a thin shell around [`startup::Application`].
 
+pub mod accounts;
 pub mod body;
 pub mod client_ip;
 pub mod config;
@@ -9,6 +10,8 @@ pub mod credentials;
 pub mod csrf;
 pub mod db;
 pub mod error;
+pub mod extract;
+pub mod forms;
 pub mod jwt;
 pub mod keys;
 pub mod openapi;

@@ -2,69 +2,9 @@
 //! annotations on the handlers and the wire types' schemas; served at `/openapi.json`.
 
 use actix_web::HttpResponse;
-use serde::Deserialize;
 use utoipa::OpenApi;
 
 use crate::routes::{health, password, session, sign_in, sign_up, tokens, user};
-
-/// Body of `POST /api/auth/sign-up/email` (JSON or form-encoded).
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct SignUpBody {
-    pub name: String,
-    /// Stored lower-cased.
-    pub email: String,
-    /// 8 to 128 characters by default.
-    pub password: String,
-    pub image: Option<String>,
-    /// A trusted origin or a relative path.
-    #[serde(rename = "callbackURL")]
-    pub callback_url: Option<String>,
-    /// `false`: a one-day session and a browser-session cookie.
-    pub remember_me: Option<bool>,
-}
-
-/// Body of `POST /api/auth/sign-in/email`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct SignInBody {
-    pub email: String,
-    pub password: String,
-    /// With a trusted URL: 200 with `redirect: true`, `url` and a `Location` header.
-    #[serde(rename = "callbackURL")]
-    pub callback_url: Option<String>,
-    pub remember_me: Option<bool>,
-}
-
-/// Body of `POST /api/auth/revoke-session`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct RevokeSessionBody {
-    /// A handle from `list-sessions` (the session id) or a raw session token.
-    pub token: String,
-}
-
-/// Body of `POST /api/auth/update-user`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct UpdateUserBody {
-    pub name: Option<String>,
-    /// `null` removes the image.
-    pub image: Option<String>,
-}
-
-/// Body of `POST /api/auth/change-password`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct ChangePasswordBody {
-    pub current_password: String,
-    pub new_password: String,
-    /// `true`: every session ends and a new one is returned.
-    pub revoke_other_sessions: Option<bool>,
-}
 
 /// The document.
 #[derive(OpenApi)]
@@ -102,11 +42,11 @@ pub struct ChangePasswordBody {
         auth_wire::TokenAndUser,
         auth_wire::SignInResponse,
         auth_wire::JwtResponse,
-        SignUpBody,
-        SignInBody,
-        RevokeSessionBody,
-        UpdateUserBody,
-        ChangePasswordBody,
+        crate::forms::SignUp,
+        crate::forms::SignIn,
+        crate::forms::RevokeSession,
+        crate::forms::UpdateUser,
+        crate::forms::ChangePassword,
     )),
     modifiers(&SecurityAddon),
     tags(

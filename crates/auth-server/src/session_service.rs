@@ -9,6 +9,7 @@ use crate::db::sessions::{self, NewSession, SessionRow};
 use crate::db::users::UserRow;
 use crate::db::GenericClient;
 use crate::error::ApiError;
+use crate::extract::ClientInfo;
 use crate::state::AppState;
 
 /// A request's valid session.
@@ -34,41 +35,8 @@ pub enum Resolved {
     },
 }
 
-/// Client details stored with a session.
-pub struct ClientInfo {
-    pub ip: String,
-    pub user_agent: String,
-}
-
-impl ClientInfo {
-    /// The client IP (see [`crate::client_ip`]) and the user agent, truncated to
-    /// what the table keeps.
-    pub fn of(req: &HttpRequest, state: &AppState) -> Self {
-        let ip = state
-            .client_ip(req)
-            .map(|ip| ip.to_string())
-            .unwrap_or_default();
-        let user_agent = req
-            .headers()
-            .get(actix_web::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        Self {
-            ip: truncate(&ip, 64),
-            user_agent: truncate(user_agent, 512),
-        }
-    }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_owned()
-}
-
 /// Creates a session for `user_id` and returns its raw token with the row.
+#[tracing::instrument(skip_all, fields(%user_id, remember))]
 pub async fn create(
     client: &impl GenericClient,
     state: &AppState,
@@ -88,7 +56,7 @@ pub async fn create(
             token_hash: &hash,
             expires_at,
             remember,
-            ip_address: &info.ip,
+            ip_address: &info.ip_text(),
             user_agent: &info.user_agent,
         },
     )
@@ -98,6 +66,7 @@ pub async fn create(
 
 /// Resolves the request's session. With `allow_refresh`, a remembered session whose
 /// expiry was last pushed more than `updateAge` ago gets a new expiry.
+#[tracing::instrument(skip_all)]
 pub async fn resolve(
     state: &AppState,
     req: &HttpRequest,
@@ -149,4 +118,73 @@ pub async fn require(state: &AppState, req: &HttpRequest) -> Result<CurrentSessi
         Resolved::Live { current, .. } => Ok(*current),
         Resolved::Anonymous | Resolved::Stale => Err(ApiError::Unauthorized),
     }
+}
+
+/// Ends the session the request presents, if any (sign-out: 200 even without one).
+#[tracing::instrument(skip_all)]
+pub async fn end_presented(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+    if let Some((token, _)) =
+        credentials::presented_token(req, &state.signer, &state.cookies.session_token)
+    {
+        let client = state.pool.get().await?;
+        if sessions::delete_by_hash(&client, &credentials::token_hash(&token)).await? {
+            tracing::info!("session signed out");
+        }
+    }
+    Ok(())
+}
+
+/// The user's live sessions, each with a revocation handle (its id) in place of
+/// the token. 403 `SESSION_NOT_FRESH` when the caller's session is older than
+/// `freshAge`.
+#[tracing::instrument(skip_all, fields(user_id = %current.user.id))]
+pub async fn list(
+    state: &AppState,
+    current: &CurrentSession,
+) -> Result<Vec<auth_wire::Session>, ApiError> {
+    let fresh_age = state.settings.session_fresh_age;
+    if fresh_age > 0 && Utc::now() - current.session.created_at > Duration::seconds(fresh_age) {
+        return Err(ApiError::SessionNotFresh);
+    }
+    let client = state.pool.get().await?;
+    Ok(sessions::list_active(&client, current.user.id)
+        .await?
+        .into_iter()
+        .map(|s| {
+            let handle = s.id.to_string();
+            s.to_wire(handle)
+        })
+        .collect())
+}
+
+/// Revokes one of the caller's sessions by handle (session id) or raw token;
+/// returns whether that was the caller's current session.
+#[tracing::instrument(skip_all, fields(user_id = %current.user.id))]
+pub async fn revoke(
+    state: &AppState,
+    current: &CurrentSession,
+    token_or_handle: &str,
+) -> Result<bool, ApiError> {
+    let handle = uuid::Uuid::parse_str(token_or_handle).ok();
+    let client = state.pool.get().await?;
+    let deleted = sessions::delete_for_user(
+        &client,
+        current.user.id,
+        handle,
+        &credentials::token_hash(token_or_handle),
+    )
+    .await?;
+    Ok(deleted == Some(current.session.id))
+}
+
+/// Ends every session of the caller's user, or every one but `keep`.
+#[tracing::instrument(skip_all, fields(user_id = %current.user.id))]
+pub async fn revoke_all(
+    state: &AppState,
+    current: &CurrentSession,
+    keep: Option<uuid::Uuid>,
+) -> Result<(), ApiError> {
+    let client = state.pool.get().await?;
+    sessions::delete_all_for_user(&client, current.user.id, keep).await?;
+    Ok(())
 }

@@ -53,14 +53,15 @@ impl AppState {
             .resolve(req.peer_addr().map(|a| a.ip()), req.headers())
     }
 
-    /// Counts a password-checking request against its IP's and account's limits.
+    /// Counts a password-checking request against its client IP's and account's
+    /// limits (a no-op when rate limiting is off).
     pub async fn check_rate_limit(
         &self,
-        req: &HttpRequest,
+        ip: Option<std::net::IpAddr>,
         account: crate::rate_limit::Account<'_>,
     ) -> Result<(), ApiError> {
         match &self.rate_limiter {
-            Some(limiter) => limiter.check(self.client_ip(req), Some(account)).await,
+            Some(limiter) => limiter.check(ip, Some(account)).await,
             None => Ok(()),
         }
     }

@@ -3,6 +3,7 @@
 
 pub(crate) mod health;
 pub(crate) mod password;
+pub(crate) mod respond;
 pub(crate) mod session;
 pub(crate) mod sign_in;
 pub(crate) mod sign_up;

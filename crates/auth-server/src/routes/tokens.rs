@@ -2,19 +2,22 @@
 
 use actix_web::http::header;
 use actix_web::web::Data;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::session_service;
+use crate::extract::CurrentSession;
 use crate::state::AppState;
 
 /// `GET /api/auth/token`: `{token}` for the request's session, 401 without one.
 #[utoipa::path(get, path = "/api/auth/token", tag = "keys",
     security(("session_cookie" = []), ("session_bearer" = [])),
     responses((status = 200, body = auth_wire::JwtResponse, description = "An RS256 JWT for backends"), (status = 401, body = auth_wire::ErrorBody)))]
-pub async fn token(req: HttpRequest, state: Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let current = session_service::require(&state, &req).await?;
+#[tracing::instrument(name = "token", skip_all)]
+pub async fn token(
+    current: CurrentSession,
+    state: Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let token = state
         .tokens
         .token_for(&state.keys, &current.session, &current.user)?;

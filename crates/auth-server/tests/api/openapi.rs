@@ -29,3 +29,56 @@ async fn openapi_document_lists_every_route() {
         assert!(doc["components"]["schemas"][schema].is_object(), "{schema}");
     }
 }
+
+/// The request bodies in the document are the forms the handlers parse, under the
+/// field names the better-auth client sends.
+#[tokio::test]
+async fn request_body_schemas_use_the_wire_field_names() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .http
+        .get(format!("{}/openapi.json", app.address))
+        .send()
+        .await
+        .expect("r")
+        .json()
+        .await
+        .expect("json");
+    let expected = [
+        (
+            "SignUp",
+            &[
+                "name",
+                "email",
+                "password",
+                "image",
+                "callbackURL",
+                "rememberMe",
+            ][..],
+        ),
+        (
+            "SignIn",
+            &["email", "password", "callbackURL", "rememberMe"],
+        ),
+        (
+            "ChangePassword",
+            &["currentPassword", "newPassword", "revokeOtherSessions"],
+        ),
+        ("UpdateUser", &["name", "image"]),
+        ("RevokeSession", &["token"]),
+    ];
+    for (schema, fields) in expected {
+        let props: BTreeSet<&str> = doc["components"]["schemas"][schema]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{schema} missing"))
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(props, fields.iter().copied().collect(), "{schema}");
+    }
+    let sign_up = &doc["paths"]["/api/auth/sign-up/email"]["post"]["requestBody"];
+    assert!(
+        sign_up.to_string().contains("#/components/schemas/SignUp"),
+        "{sign_up}"
+    );
+}

@@ -1,0 +1,208 @@
+//! Accounts: the rules of signing up, signing in, changing a password and updating
+//! a user, between the checked forms and the tables. Handlers call these and shape
+//! the response; nothing here knows about HTTP.
+
+use uuid::Uuid;
+
+use crate::db::sessions::{self, SessionRow};
+use crate::db::users::UserRow;
+use crate::db::{accounts, users};
+use crate::error::ApiError;
+use crate::extract::{ClientInfo, CurrentSession};
+use crate::forms::{ChangePassword, NewPassword, SignIn, SignUp, UpdateUser};
+use crate::password::Verification;
+use crate::rate_limit::Account;
+use crate::session_service;
+use crate::state::AppState;
+
+/// A new session for a user: its raw token, the row, and the user.
+pub struct SignedIn {
+    /// The raw session token (the cookie and `set-auth-token` carry it signed).
+    pub token: String,
+    /// The session row.
+    pub session: SessionRow,
+    /// The user.
+    pub user: UserRow,
+}
+
+/// Creates a user with a password and a first session, in one transaction.
+/// A taken e-mail is 422 before any hashing; a race for it is decided by the
+/// unique constraint.
+#[tracing::instrument(skip_all, fields(user_id))]
+pub async fn sign_up(
+    state: &AppState,
+    form: &SignUp,
+    client: &ClientInfo,
+) -> Result<SignedIn, ApiError> {
+    state
+        .check_rate_limit(client.ip, Account::Email(form.email.as_str()))
+        .await?;
+    if users::email_exists(&state.pool.get().await?, form.email.as_str()).await? {
+        return Err(ApiError::UserAlreadyExists);
+    }
+    let hash = state.hasher.hash(form.password.expose()).await?;
+
+    let mut db = state.pool.get().await?;
+    let tx = db.transaction().await?;
+    let user = users::insert(
+        &tx,
+        form.name.as_str(),
+        form.email.as_str(),
+        form.image.as_ref().map(|i| i.as_str()),
+    )
+    .await?
+    .ok_or(ApiError::UserAlreadyExists)?;
+    accounts::insert_credential(&tx, user.id, &hash).await?;
+    let remember = form.remember_me.unwrap_or(true);
+    let (token, session) = session_service::create(&tx, state, user.id, remember, client).await?;
+    tx.commit().await?;
+    tracing::Span::current().record("user_id", tracing::field::display(user.id));
+    tracing::info!(user_id = %user.id, "user signed up");
+    Ok(SignedIn {
+        token,
+        session,
+        user,
+    })
+}
+
+/// Checks e-mail and password and opens a new session. Unknown e-mail, wrong
+/// password and a banned user all get the same 401; the ban is looked at only
+/// after the password, so the answer never tells a ban from a typo. An imported
+/// (bcrypt, older argon2) hash is replaced with argon2id after a successful check.
+#[tracing::instrument(skip_all, fields(user_id))]
+pub async fn sign_in(
+    state: &AppState,
+    form: &SignIn,
+    client: &ClientInfo,
+) -> Result<SignedIn, ApiError> {
+    state
+        .check_rate_limit(client.ip, Account::Email(form.email.as_str()))
+        .await?;
+    // The connection goes back to the pool before the (slow) hash.
+    let found = users::find_for_sign_in(&state.pool.get().await?, form.email.as_str()).await?;
+    let stored_hash = found.as_ref().and_then(|c| c.password_hash.as_deref());
+    let verdict = state.hasher.check(&form.password, stored_hash).await?;
+    let candidate = match (verdict.is_valid(), found) {
+        (true, Some(c)) if !c.banned => c,
+        (true, Some(c)) => {
+            tracing::info!(user_id = %c.user.id, "sign-in rejected: user is banned");
+            return Err(ApiError::InvalidEmailOrPassword);
+        }
+        _ => {
+            tracing::info!("sign-in rejected");
+            return Err(ApiError::InvalidEmailOrPassword);
+        }
+    };
+    if verdict == Verification::ValidOutdated {
+        if let Some(old) = candidate.password_hash.as_deref() {
+            upgrade_hash(state, candidate.user.id, &form.password, old).await;
+        }
+    }
+    let user = candidate.user;
+    let remember = form.remember_me.unwrap_or(true);
+    let (token, session) =
+        session_service::create(&state.pool.get().await?, state, user.id, remember, client).await?;
+    tracing::Span::current().record("user_id", tracing::field::display(user.id));
+    tracing::info!(user_id = %user.id, "user signed in");
+    Ok(SignedIn {
+        token,
+        session,
+        user,
+    })
+}
+
+/// Re-hashes a password that verified against an imported or weaker hash with
+/// argon2id and stores it. Best effort: a failure is logged, and the sign-in goes on
+/// (the old hash still works, so the next sign-in tries again).
+async fn upgrade_hash(state: &AppState, user_id: Uuid, password: &str, old: &str) {
+    let result = async {
+        let new_hash = state.hasher.hash(password).await?;
+        let client = state.pool.get().await?;
+        let replaced = accounts::replace_credential_hash(&client, user_id, old, &new_hash).await?;
+        anyhow::Ok(replaced)
+    }
+    .await;
+    match result {
+        Ok(true) => tracing::info!(%user_id, "password hash upgraded to argon2id"),
+        Ok(false) => tracing::info!(%user_id, "password hash changed meanwhile; not upgraded"),
+        Err(e) => tracing::warn!(%user_id, error = ?e, "could not upgrade the password hash"),
+    }
+}
+
+/// The outcome of a password change: the user (its `updated_at` bumped) and, when
+/// every session was ended, the new session's token.
+pub struct PasswordChanged {
+    /// The user after the change.
+    pub user: UserRow,
+    /// Set when other sessions were revoked: the caller's replacement session.
+    pub new_token: Option<String>,
+}
+
+/// Replaces the password after checking the current one; with
+/// `revokeOtherSessions` every session ends and a fresh one is opened, all in one
+/// transaction.
+#[tracing::instrument(skip_all, fields(user_id = %current.user.id))]
+pub async fn change_password(
+    state: &AppState,
+    current: &CurrentSession,
+    form: ChangePassword,
+    client: &ClientInfo,
+) -> Result<PasswordChanged, ApiError> {
+    let new_password = NewPassword::parse(form.new_password, state)?;
+    state
+        .check_rate_limit(client.ip, Account::User(current.user.id))
+        .await?;
+    if form.current_password.encode_utf16().count() > state.settings.password_max_length {
+        return Err(ApiError::InvalidPassword);
+    }
+    let stored = accounts::credential_hash(&state.pool.get().await?, current.user.id)
+        .await?
+        .ok_or(ApiError::CredentialAccountNotFound)?;
+    if !state
+        .hasher
+        .verify(&form.current_password, Some(&stored))
+        .await?
+    {
+        return Err(ApiError::InvalidPassword);
+    }
+    let new_hash = state.hasher.hash(new_password.expose()).await?;
+
+    let revoke_others = form.revoke_other_sessions.unwrap_or(false);
+    let mut db = state.pool.get().await?;
+    let tx = db.transaction().await?;
+    accounts::set_credential_hash(&tx, current.user.id, &new_hash).await?;
+    // Bumping updated_at also drops JWTs cached for this user.
+    let user = users::touch(&tx, current.user.id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let new_token = if revoke_others {
+        sessions::delete_all_for_user(&tx, current.user.id, None).await?;
+        let remember = current.session.remember;
+        let (token, _) =
+            session_service::create(&tx, state, current.user.id, remember, client).await?;
+        Some(token)
+    } else {
+        None
+    };
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, revoke_others, "password changed");
+    Ok(PasswordChanged { user, new_token })
+}
+
+/// Sets `name` and/or `image` (`Some(None)` clears the image).
+#[tracing::instrument(skip_all, fields(user_id = %current.user.id))]
+pub async fn update_user(
+    state: &AppState,
+    current: &CurrentSession,
+    form: &UpdateUser,
+) -> Result<UserRow, ApiError> {
+    let client = state.pool.get().await?;
+    users::update_profile(
+        &client,
+        current.user.id,
+        form.name.as_ref().map(|n| n.as_str()),
+        form.image.as_ref().map(|i| i.as_ref().map(|i| i.as_str())),
+    )
+    .await?
+    .ok_or(ApiError::Unauthorized)
+}

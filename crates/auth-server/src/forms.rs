@@ -1,0 +1,410 @@
+//! Request bodies as types. Each form reads its fields with zod-like errors (see
+//! [`crate::body`]) and parses them into domain values that cannot be invalid
+//! ([`Email`], [`DisplayName`], [`CallbackUrl`], …), so a handler never sees a raw
+//! string it still has to check. The same types describe the bodies in the
+//! OpenAPI document, so the document and the parser cannot drift.
+
+use actix_web::http::header::HeaderValue;
+use utoipa::ToSchema;
+
+use crate::body::{Accepts, Fields};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Longest display name, in characters (Better Auth's schema).
+pub const NAME_MAX_CHARS: usize = 256;
+/// Longest image URL, in characters.
+pub const IMAGE_MAX_CHARS: usize = 2048;
+
+/// Which origin rule guards a form's endpoint (see [`crate::csrf`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OriginRule {
+    /// Sign-in and sign-up: the login-CSRF rules.
+    Login,
+    /// Every other state-changing endpoint: a request with a cookie needs a trusted
+    /// origin.
+    StateChanging,
+}
+
+/// A request body an endpoint takes, read by the [`crate::extract::Form`] extractor:
+/// first the fields' types ([`FormBody::read`]), then their rules
+/// ([`FormBody::check`]), which yield the domain form a handler receives.
+pub trait FormBody: Sized {
+    /// The checked form.
+    type Valid;
+    /// Media types the endpoint takes.
+    const ACCEPTS: Accepts = Accepts::Json;
+    /// The origin rule, checked before the body is parsed.
+    const ORIGIN: OriginRule = OriginRule::StateChanging;
+    /// Whether an empty body counts as `{}`.
+    const EMPTY_IS_OBJECT: bool = false;
+
+    /// Reads the fields; type errors are collected in `fields` and reported
+    /// together once this returns.
+    fn read(fields: &mut Fields) -> Result<Self, ApiError>;
+
+    /// Rules on the well-typed values, in the order Better Auth applies them.
+    fn check(self, state: &AppState) -> Result<Self::Valid, ApiError>;
+}
+
+/// A normalised (trimmed, lower-cased), syntactically valid e-mail address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    /// Normalises and validates; `INVALID_EMAIL` otherwise.
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let email = raw.trim().to_lowercase();
+        if crate::body::is_valid_email(&email) {
+            Ok(Self(email))
+        } else {
+            Err(ApiError::InvalidEmail)
+        }
+    }
+
+    /// The normalised address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A display name within [`NAME_MAX_CHARS`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    /// Checks the length in characters.
+    pub fn parse(raw: String) -> Result<Self, ApiError> {
+        if raw.chars().count() > NAME_MAX_CHARS {
+            return Err(too_big("name", NAME_MAX_CHARS));
+        }
+        Ok(Self(raw))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An image URL within [`IMAGE_MAX_CHARS`] (not fetched, not otherwise checked:
+/// Better Auth stores whatever string the client sends).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageUrl(String);
+
+impl ImageUrl {
+    /// Checks the length in characters.
+    pub fn parse(raw: String) -> Result<Self, ApiError> {
+        if raw.chars().count() > IMAGE_MAX_CHARS {
+            return Err(too_big("image", IMAGE_MAX_CHARS));
+        }
+        Ok(Self(raw))
+    }
+
+    /// The URL.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn too_big(field: &str, max: usize) -> ApiError {
+    ApiError::Validation(format!(
+        "[body.{field}] Too big: expected string to have <={max} characters"
+    ))
+}
+
+/// A redirect target that lands on a trusted origin, with its `Location` header
+/// value built up front: nothing is written before every response header exists.
+#[derive(Debug, Clone)]
+pub struct CallbackUrl {
+    url: String,
+    location: HeaderValue,
+}
+
+impl CallbackUrl {
+    /// `INVALID_CALLBACK_URL` unless [`crate::csrf::TrustedOrigins::is_safe_redirect`]
+    /// accepts it.
+    pub fn parse(raw: String, state: &AppState) -> Result<Self, ApiError> {
+        if !state.origins.is_safe_redirect(&raw) {
+            return Err(ApiError::InvalidCallbackUrl);
+        }
+        let location = HeaderValue::from_str(&raw).map_err(|_| ApiError::InvalidCallbackUrl)?;
+        Ok(Self { url: raw, location })
+    }
+
+    /// The target as the client sent it.
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+
+    /// The `Location` header value.
+    pub fn location(&self) -> &HeaderValue {
+        &self.location
+    }
+}
+
+/// A password chosen by the user (sign-up, change-password), within the configured
+/// length in UTF-16 code units, as the JS client counts.
+pub struct NewPassword(String);
+
+impl NewPassword {
+    /// `PASSWORD_TOO_SHORT` / `PASSWORD_TOO_LONG` outside the configured bounds.
+    pub fn parse(raw: String, state: &AppState) -> Result<Self, ApiError> {
+        if raw.is_empty() {
+            return Err(ApiError::PasswordTooShort);
+        }
+        state.check_password_length(&raw)?;
+        Ok(Self(raw))
+    }
+
+    /// The password, for hashing only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword(<redacted>)")
+    }
+}
+
+/// `POST /sign-up/email` (JSON or form-encoded).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct SignUp {
+    /// Up to 256 characters.
+    #[schema(value_type = String)]
+    pub name: DisplayName,
+    /// Stored lower-cased.
+    #[schema(value_type = String)]
+    pub email: Email,
+    /// 8 to 128 characters by default.
+    #[schema(value_type = String)]
+    pub password: NewPassword,
+    /// Up to 2048 characters.
+    #[schema(value_type = Option<String>)]
+    pub image: Option<ImageUrl>,
+    /// A trusted origin or a relative path.
+    #[schema(value_type = Option<String>, rename = "callbackURL")]
+    pub callback_url: Option<CallbackUrl>,
+    /// `false`: a one-day session and a browser-session cookie.
+    pub remember_me: Option<bool>,
+}
+
+/// What the sign-up fields are before their rules run (Better Auth checks types
+/// first, then lengths, the callback, the e-mail and the password, in this order).
+pub struct SignUpFields {
+    name: String,
+    email: String,
+    password: String,
+    image: Option<String>,
+    callback: Option<String>,
+    remember_me: Option<bool>,
+}
+
+impl FormBody for SignUpFields {
+    type Valid = SignUp;
+    const ACCEPTS: Accepts = Accepts::JsonOrForm;
+    const ORIGIN: OriginRule = OriginRule::Login;
+
+    fn read(f: &mut Fields) -> Result<Self, ApiError> {
+        Ok(Self {
+            name: f.string("name"),
+            email: f.string("email"),
+            password: f.string("password"),
+            image: f.opt_string("image"),
+            callback: f.opt_string("callbackURL"),
+            remember_me: f.opt_bool("rememberMe"),
+        })
+    }
+
+    /// Lengths, callback, e-mail, then the password.
+    fn check(self, state: &AppState) -> Result<SignUp, ApiError> {
+        let name = DisplayName::parse(self.name)?;
+        let image = self.image.map(ImageUrl::parse).transpose()?;
+        let callback_url = self
+            .callback
+            .map(|c| CallbackUrl::parse(c, state))
+            .transpose()?;
+        let email = Email::parse(&self.email)?;
+        let password = NewPassword::parse(self.password, state)?;
+        Ok(SignUp {
+            name,
+            email,
+            password,
+            image,
+            callback_url,
+            remember_me: self.remember_me,
+        })
+    }
+}
+
+/// `POST /sign-in/email` (JSON or form-encoded).
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct SignIn {
+    #[schema(value_type = String)]
+    pub email: Email,
+    /// Checked against the stored hash; only its length is looked at here.
+    #[schema(value_type = String)]
+    pub password: String,
+    /// With a trusted URL: 200 with `redirect: true`, `url` and a `Location` header.
+    #[schema(value_type = Option<String>, rename = "callbackURL")]
+    pub callback_url: Option<CallbackUrl>,
+    pub remember_me: Option<bool>,
+}
+
+impl std::fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignIn")
+            .field("email", &self.email)
+            .field("callback_url", &self.callback_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The sign-in fields before their rules run.
+pub struct SignInFields {
+    email: String,
+    password: String,
+    callback: Option<String>,
+    remember_me: Option<bool>,
+}
+
+impl FormBody for SignInFields {
+    type Valid = SignIn;
+    const ACCEPTS: Accepts = Accepts::JsonOrForm;
+    const ORIGIN: OriginRule = OriginRule::Login;
+
+    fn read(f: &mut Fields) -> Result<Self, ApiError> {
+        Ok(Self {
+            email: f.string("email"),
+            password: f.string("password"),
+            callback: f.opt_string("callbackURL"),
+            remember_me: f.opt_bool("rememberMe"),
+        })
+    }
+
+    /// E-mail, password length, then the callback.
+    fn check(self, state: &AppState) -> Result<SignIn, ApiError> {
+        let email = Email::parse(&self.email)?;
+        if self.password.encode_utf16().count() > state.settings.password_max_length {
+            return Err(ApiError::PasswordTooLong);
+        }
+        let callback_url = self
+            .callback
+            .map(|c| CallbackUrl::parse(c, state))
+            .transpose()?;
+        Ok(SignIn {
+            email,
+            password: self.password,
+            callback_url,
+            remember_me: self.remember_me,
+        })
+    }
+}
+
+/// `POST /change-password`. The password rules run after the session is known,
+/// as Better Auth's do, so the fields stay raw here.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+    /// `true`: every session ends and a new one is returned.
+    pub revoke_other_sessions: Option<bool>,
+}
+
+impl FormBody for ChangePassword {
+    type Valid = Self;
+
+    fn read(f: &mut Fields) -> Result<Self, ApiError> {
+        Ok(Self {
+            new_password: f.string("newPassword"),
+            current_password: f.string("currentPassword"),
+            revoke_other_sessions: f.opt_bool("revokeOtherSessions"),
+        })
+    }
+
+    fn check(self, _: &AppState) -> Result<Self, ApiError> {
+        Ok(self)
+    }
+}
+
+/// `POST /update-user`: `name` and/or `image` (`null` removes the image).
+#[derive(Debug, ToSchema)]
+pub struct UpdateUser {
+    #[schema(value_type = Option<String>)]
+    pub name: Option<DisplayName>,
+    /// `null` removes the image.
+    #[schema(value_type = Option<String>)]
+    pub image: Option<Option<ImageUrl>>,
+}
+
+impl FormBody for UpdateUser {
+    type Valid = Self;
+
+    fn read(f: &mut Fields) -> Result<Self, ApiError> {
+        if f.has("email") {
+            return Err(ApiError::EmailCanNotBeUpdated);
+        }
+        let name = f.opt_string("name");
+        let image = f.opt_nullable_string("image");
+        // Wrapped unchecked here; `check` applies the limits once types are known.
+        Ok(Self {
+            name: name.map(DisplayName),
+            image: image.map(|i| i.map(ImageUrl)),
+        })
+    }
+
+    fn check(self, _state: &AppState) -> Result<Self, ApiError> {
+        if self.name.is_none() && self.image.is_none() {
+            return Err(ApiError::NoFieldsToUpdate);
+        }
+        let name = self.name.map(|n| DisplayName::parse(n.0)).transpose()?;
+        let image = self
+            .image
+            .map(|i| i.map(|i| ImageUrl::parse(i.0)).transpose())
+            .transpose()?;
+        Ok(Self { name, image })
+    }
+}
+
+/// `POST /revoke-session` `{token}`.
+#[derive(Debug, ToSchema)]
+pub struct RevokeSession {
+    /// A handle from `list-sessions` (the session id) or a raw session token.
+    pub token: String,
+}
+
+impl FormBody for RevokeSession {
+    type Valid = Self;
+
+    fn read(f: &mut Fields) -> Result<Self, ApiError> {
+        Ok(Self {
+            token: f.string("token"),
+        })
+    }
+
+    fn check(self, _: &AppState) -> Result<Self, ApiError> {
+        Ok(self)
+    }
+}
+
+/// An endpoint that takes no fields (`{}` or nothing).
+#[derive(Debug)]
+pub struct NoFields;
+
+impl FormBody for NoFields {
+    type Valid = Self;
+    const EMPTY_IS_OBJECT: bool = true;
+
+    fn read(_: &mut Fields) -> Result<Self, ApiError> {
+        Ok(Self)
+    }
+
+    fn check(self, _: &AppState) -> Result<Self, ApiError> {
+        Ok(self)
+    }
+}
