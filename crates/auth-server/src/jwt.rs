@@ -63,7 +63,12 @@ impl TokenIssuer {
         let key = set
             .current
             .as_ref()
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no signing key loaded")))?;
+            // Transient: the key refresh loop loads one (the table was empty, or
+            // every key was removed under a running instance).
+            .ok_or_else(|| {
+                tracing::warn!("no signing key loaded; answering 503");
+                ApiError::Unavailable
+            })?;
         let cache_key = (
             session.id,
             user.updated_at.timestamp_micros(),

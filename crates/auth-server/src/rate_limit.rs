@@ -98,6 +98,7 @@ impl RateLimiter {
 
     /// Counts this request against its IP and account; 429 with the seconds to wait
     /// once either is over its rule.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn check(
         &self,
         ip: Option<IpAddr>,

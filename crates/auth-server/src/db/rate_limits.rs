@@ -15,6 +15,7 @@ pub struct Count {
 /// Counts one hit on each `(key, window seconds)` in one round trip and returns the
 /// counts. Keys must be distinct; they are locked in sorted order, so two requests
 /// hitting the same keys never deadlock.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn hit(
     client: &impl GenericClient,
     keys: &[&str],
@@ -46,6 +47,7 @@ pub async fn hit(
 }
 
 /// Deletes up to `batch` windows that ended; returns how many went.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn sweep(client: &impl GenericClient, batch: i64) -> Result<u64, tokio_postgres::Error> {
     let stmt = client
         .prepare_cached(

@@ -63,6 +63,7 @@ pub struct NewSession<'a> {
 }
 
 /// Inserts a session.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(
     client: &impl GenericClient,
     new: &NewSession<'_>,
@@ -89,6 +90,7 @@ pub async fn insert(
 }
 
 /// The session with this token hash and its user, expired or not.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find_with_user(
     client: &impl GenericClient,
     token_hash: &[u8],
@@ -111,6 +113,7 @@ pub async fn find_with_user(
 }
 
 /// Pushes the expiry forward (sliding sessions); `None` if the row is gone.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn extend(
     client: &impl GenericClient,
     id: Uuid,
@@ -126,6 +129,7 @@ pub async fn extend(
 }
 
 /// Deletes one session by id.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete(client: &impl GenericClient, id: Uuid) -> Result<bool, tokio_postgres::Error> {
     let stmt = client
         .prepare_cached("DELETE FROM identity.sessions WHERE id = $1")
@@ -134,6 +138,7 @@ pub async fn delete(client: &impl GenericClient, id: Uuid) -> Result<bool, tokio
 }
 
 /// Deletes the session a token names.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete_by_hash(
     client: &impl GenericClient,
     token_hash: &[u8],
@@ -146,6 +151,7 @@ pub async fn delete_by_hash(
 
 /// Deletes one of the user's sessions, named by id or by its token hash; returns the
 /// id of the deleted row.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete_for_user(
     client: &impl GenericClient,
     user_id: Uuid,
@@ -165,6 +171,7 @@ pub async fn delete_for_user(
 }
 
 /// Deletes every session of the user except `keep`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete_all_for_user(
     client: &impl GenericClient,
     user_id: Uuid,
@@ -179,6 +186,7 @@ pub async fn delete_all_for_user(
 }
 
 /// The user's unexpired sessions, newest first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list_active(
     client: &impl GenericClient,
     user_id: Uuid,

@@ -42,6 +42,7 @@ impl KeyRow {
 
 /// Takes the lifecycle lock until the surrounding transaction ends (works behind a
 /// transaction-mode pooler, unlike session locks).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn lock(tx: &impl GenericClient) -> Result<(), tokio_postgres::Error> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&KEYS_LOCK])
         .await?;
@@ -50,12 +51,14 @@ pub async fn lock(tx: &impl GenericClient) -> Result<(), tokio_postgres::Error> 
 
 /// The database's wall clock now (`clock_timestamp()`, not the transaction start),
 /// the clock every lifecycle timestamp is taken with.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn db_now(client: &impl GenericClient) -> Result<DateTime<Utc>, tokio_postgres::Error> {
     let row = client.query_one("SELECT clock_timestamp()", &[]).await?;
     row.try_get(0)
 }
 
 /// Every key, oldest first.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn list(client: &impl GenericClient) -> Result<Vec<KeyRow>, tokio_postgres::Error> {
     let sql = format!("SELECT {COLUMNS} FROM identity.signing_keys ORDER BY created_at, kid");
     let stmt = client.prepare_cached(&sql).await?;
@@ -70,6 +73,7 @@ pub async fn list(client: &impl GenericClient) -> Result<Vec<KeyRow>, tokio_post
 /// Inserts a key in state `next` or `current`. Its `created_at` (and `activated_at`)
 /// is the wall-clock time of the insert, not the transaction start: the publish
 /// delay counts from it, and the transaction may have waited for the lock.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert(
     client: &impl GenericClient,
     kid: &str,
@@ -92,6 +96,7 @@ pub async fn insert(
 
 /// Makes the `next` key current and retires the current one; returns the new kid.
 /// Times are taken after the lock wait (`clock_timestamp()`), as in [`insert`].
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn promote_next(
     tx: &impl GenericClient,
 ) -> Result<Option<String>, tokio_postgres::Error> {
@@ -112,6 +117,7 @@ pub async fn promote_next(
 
 /// Removes keys from publication and wipes their private half. With `kid`, only
 /// that (non-current) key; otherwise every retired key retired before `before`.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn remove(
     tx: &impl GenericClient,
     kid: Option<&str>,
@@ -132,6 +138,7 @@ pub async fn remove(
 }
 
 /// Replaces a key's sealed private half (after a secret rotation).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn reseal(
     client: &impl GenericClient,
     kid: &str,

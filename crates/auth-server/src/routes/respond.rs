@@ -9,7 +9,6 @@ use serde::Serialize;
 use crate::cookies::SET_AUTH_JWT;
 use crate::db::sessions::SessionRow;
 use crate::db::users::UserRow;
-use crate::error::ApiError;
 use crate::state::AppState;
 
 /// A 200 under construction that may carry a session.
@@ -41,16 +40,19 @@ impl<'a> SessionResponse<'a> {
     }
 
     /// Adds a JWT for this session in `set-auth-jwt`, so a backend can be called
-    /// without another round trip.
-    pub fn jwt(mut self, session: &SessionRow, user: &UserRow) -> Result<Self, ApiError> {
-        let jwt = self
-            .state
-            .tokens
-            .token_for(&self.state.keys, session, user)?;
-        if let Ok(v) = HeaderValue::from_str(&jwt) {
-            self.res.insert_header((SET_AUTH_JWT, v));
+    /// without another round trip. Best effort: the session is already made, so a
+    /// JWT that cannot be minted (no key loaded yet) leaves the header out rather
+    /// than failing the request; `GET /token` answers 503 then.
+    pub fn jwt(mut self, session: &SessionRow, user: &UserRow) -> Self {
+        match self.state.tokens.token_for(&self.state.keys, session, user) {
+            Ok(jwt) => {
+                if let Ok(v) = HeaderValue::from_str(&jwt) {
+                    self.res.insert_header((SET_AUTH_JWT, v));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "set-auth-jwt left out"),
         }
-        Ok(self)
+        self
     }
 
     /// Clears the auth cookies (the session is gone).

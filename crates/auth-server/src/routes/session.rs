@@ -38,7 +38,7 @@ pub async fn get_session(
         Resolved::Anonymous => Ok(res.json(serde_json::Value::Null)),
         Resolved::Stale => Ok(res.clear().json(serde_json::Value::Null)),
         Resolved::Live { current, refreshed } => {
-            let mut res = res.jwt(&current.session, &current.user)?;
+            let mut res = res.jwt(&current.session, &current.user);
             if refreshed {
                 res = res.session(&current.token, current.session.remember);
             }

@@ -29,7 +29,7 @@ pub async fn sign_up(
     let signed = accounts::sign_up(&state, &form, &client).await?;
     let remember = form.remember_me.unwrap_or(true);
     Ok(SessionResponse::ok(&state)
-        .jwt(&signed.session, &signed.user)?
+        .jwt(&signed.session, &signed.user)
         .session(&signed.token, remember)
         .json(auth_wire::TokenAndUser {
             token: Some(signed.token),

@@ -35,15 +35,14 @@ async fn openapi_document_lists_every_route() {
 #[tokio::test]
 async fn request_body_schemas_use_the_wire_field_names() {
     let app = spawn_app().await;
-    let doc: Value = app
+    let res = app
         .http
         .get(format!("{}/openapi.json", app.address))
         .send()
         .await
-        .expect("r")
-        .json()
-        .await
-        .expect("json");
+        .expect("r");
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc: Value = res.json().await.expect("json");
     let expected = [
         (
             "SignUp",

@@ -466,3 +466,43 @@ async fn publish_delay_counts_from_when_the_key_became_visible() {
         .iter()
         .all(|e| !matches!(e, KeyEvent::Promoted { .. })));
 }
+
+#[tokio::test]
+async fn with_no_key_loaded_token_is_503_and_sign_up_still_succeeds_without_a_jwt() {
+    let app = spawn_app().await;
+    // Every key removed under the running instance, and its next reload sees that.
+    app.sql("DELETE FROM identity.signing_keys").await;
+    app.state
+        .keys
+        .reload(&app.state.pool)
+        .await
+        .expect("reload");
+
+    let res = app
+        .post(
+            "/sign-up/email",
+            &serde_json::json!({"name": "n", "email": "nokey@example.com", "password": "long-enough-1"}),
+        )
+        .await;
+    assert_eq!(res.status(), reqwest::StatusCode::OK, "the account is made");
+    assert!(!res.headers().contains_key("set-auth-jwt"));
+    let signed = res
+        .headers()
+        .get("set-auth-token")
+        .expect("set-auth-token")
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let res = app.get_bearer("/token", &signed).await;
+    assert!(res.headers().contains_key("retry-after"));
+    assert_error(
+        res,
+        reqwest::StatusCode::SERVICE_UNAVAILABLE,
+        Some("SERVICE_UNAVAILABLE"),
+    )
+    .await;
+    // get-session still answers, without the JWT header.
+    let res = app.get_bearer("/get-session", &signed).await;
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    assert!(!res.headers().contains_key("set-auth-jwt"));
+}

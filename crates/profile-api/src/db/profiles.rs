@@ -127,6 +127,7 @@ impl Pairs {
 }
 
 /// The caller's profile.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn get(
     client: &impl GenericClient,
     user_id: Uuid,
@@ -148,6 +149,7 @@ pub async fn get(
 
 /// Creates or replaces the profile unless `If-None-Match` forbids it (`None`: 412).
 /// `If-Match` must be absent here: a PUT with it goes through [`update`].
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn upsert(
     client: &impl GenericClient,
     user_id: Uuid,
@@ -201,6 +203,7 @@ pub async fn upsert(
 
 /// Applies `patch` to the existing profile if the preconditions hold; `None` when
 /// no row matched (no profile, or a precondition failed).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update(
     client: &impl GenericClient,
     user_id: Uuid,
@@ -270,6 +273,7 @@ pub async fn update(
 }
 
 /// Deletes the profile if the preconditions hold; `false` when no row matched.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn delete(
     client: &impl GenericClient,
     user_id: Uuid,
@@ -304,6 +308,7 @@ pub async fn delete(
 
 /// Whether the user has a profile (to tell 404 from 412 after a write matched
 /// nothing).
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn exists(
     client: &impl GenericClient,
     user_id: Uuid,
@@ -316,6 +321,7 @@ pub async fn exists(
 
 /// Succeeds when `learner.profiles` exists and this role may read it (readiness:
 /// the migrations ran and the grants are in place). Reads no row.
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn check_readable(client: &impl GenericClient) -> Result<(), tokio_postgres::Error> {
     let stmt = client
         .prepare_cached("SELECT 1 FROM learner.profiles LIMIT 0")
