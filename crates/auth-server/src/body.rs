@@ -326,14 +326,7 @@ mod proptests {
     use actix_web::ResponseError;
     use proptest::prelude::*;
 
-    // No regression files: a failure prints its minimal input, which goes into a unit test.
-    fn config() -> ProptestConfig {
-        ProptestConfig {
-            cases: 256,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        }
-    }
+    use crate::test_config::config;
 
     fn request(content_type: Option<&[u8]>) -> HttpRequest {
         let mut req = TestRequest::post();

@@ -182,14 +182,7 @@ mod proptests {
     use actix_web::HttpResponse;
     use proptest::prelude::*;
 
-    // No regression files: a failure prints its minimal input, which goes into a unit test.
-    fn config() -> ProptestConfig {
-        ProptestConfig {
-            cases: 256,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        }
-    }
+    use crate::test_config::config;
 
     fn secret() -> impl Strategy<Value = Vec<u8>> {
         "[!-~]{32,80}".prop_map(String::into_bytes)

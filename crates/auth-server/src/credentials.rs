@@ -231,14 +231,7 @@ mod proptests {
     use proptest::prelude::*;
     use proptest::sample::Index;
 
-    // No regression files: a failure prints its minimal input, which goes into a unit test.
-    fn config() -> ProptestConfig {
-        ProptestConfig {
-            cases: 256,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        }
-    }
+    use crate::test_config::config;
 
     const NAME: &str = "better-auth.session_token";
     const BASE64: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -236,14 +236,7 @@ mod proptests {
     use proptest::prelude::*;
     use proptest::sample::{select, Index};
 
-    // No regression files: a failure prints its minimal input, which goes into a unit test.
-    fn config() -> ProptestConfig {
-        ProptestConfig {
-            cases: 256,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        }
-    }
+    use crate::test_config::config;
 
     const BASE: &str = "http://localhost:4100";
     const CONFIGURED: [&str; 2] = ["http://localhost:3000", "https://app.example.com"];

@@ -66,20 +66,26 @@ fn changes_state(req: &HttpRequest) -> bool {
     !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
+/// The origin rule (on state-changing methods), then the presented session.
+async fn presented_session(req: HttpRequest) -> Result<Option<CurrentSession>, ApiError> {
+    let state = state_of(&req)?;
+    if changes_state(&req) {
+        state.check_origin(&req)?;
+    }
+    Ok(match session_service::resolve(&state, &req, false).await? {
+        Resolved::Live { current, .. } => Some(*current),
+        Resolved::Anonymous | Resolved::Stale => None,
+    })
+}
+
 impl FromRequest for CurrentSession {
     type Error = actix_web::Error;
     type Future = LocalBoxFuture<Result<Self, Self::Error>>;
 
     /// The request's live session, or 401 `UNAUTHORIZED`.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let state = state_of(&req)?;
-            if changes_state(&req) {
-                state.check_origin(&req)?;
-            }
-            Ok(session_service::require(&state, &req).await?)
-        })
+        let session = presented_session(req.clone());
+        Box::pin(async move { Ok(session.await?.ok_or(ApiError::Unauthorized)?) })
     }
 }
 
@@ -91,19 +97,8 @@ impl FromRequest for OptionalSession {
     type Future = LocalBoxFuture<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let state = state_of(&req)?;
-            if changes_state(&req) {
-                state.check_origin(&req)?;
-            }
-            Ok(OptionalSession(
-                match session_service::resolve(&state, &req, false).await? {
-                    Resolved::Live { current, .. } => Some(*current),
-                    Resolved::Anonymous | Resolved::Stale => None,
-                },
-            ))
-        })
+        let session = presented_session(req.clone());
+        Box::pin(async move { Ok(OptionalSession(session.await?)) })
     }
 }
 

@@ -25,3 +25,19 @@ pub mod telemetry;
 
 pub use config::Settings;
 pub use startup::Application;
+
+/// Settings the property tests share.
+#[cfg(test)]
+pub(crate) mod test_config {
+    use proptest::prelude::ProptestConfig;
+
+    /// 256 cases, and no regression files: a failure prints its minimal input,
+    /// which then goes into a unit test.
+    pub fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+}

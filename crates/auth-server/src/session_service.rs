@@ -112,14 +112,6 @@ pub async fn resolve(
     })
 }
 
-/// The request's live session, or 401 `UNAUTHORIZED`.
-pub async fn require(state: &AppState, req: &HttpRequest) -> Result<CurrentSession, ApiError> {
-    match resolve(state, req, false).await? {
-        Resolved::Live { current, .. } => Ok(*current),
-        Resolved::Anonymous | Resolved::Stale => Err(ApiError::Unauthorized),
-    }
-}
-
 /// Ends the session the request presents, if any (sign-out: 200 even without one).
 #[tracing::instrument(skip_all)]
 pub async fn end_presented(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {

@@ -5,9 +5,8 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn openapi_document_lists_every_route() {
-    let app = spawn_app().await;
+/// The served document (after checking it is served).
+async fn openapi_doc(app: &TestApp) -> Value {
     let res = app
         .http
         .get(format!("{}/openapi.json", app.address))
@@ -15,7 +14,13 @@ async fn openapi_document_lists_every_route() {
         .await
         .expect("r");
     assert_eq!(res.status(), StatusCode::OK);
-    let doc: Value = res.json().await.expect("json");
+    res.json().await.expect("json")
+}
+
+#[tokio::test]
+async fn openapi_document_lists_every_route() {
+    let app = spawn_app().await;
+    let doc = openapi_doc(&app).await;
     assert!(doc["openapi"].as_str().expect("version").starts_with("3.1"));
     let served: BTreeSet<(String, String)> = auth_server::routes::ROUTES
         .iter()
@@ -35,14 +40,7 @@ async fn openapi_document_lists_every_route() {
 #[tokio::test]
 async fn request_body_schemas_use_the_wire_field_names() {
     let app = spawn_app().await;
-    let res = app
-        .http
-        .get(format!("{}/openapi.json", app.address))
-        .send()
-        .await
-        .expect("r");
-    assert_eq!(res.status(), StatusCode::OK);
-    let doc: Value = res.json().await.expect("json");
+    let doc = openapi_doc(&app).await;
     let expected = [
         (
             "SignUp",
