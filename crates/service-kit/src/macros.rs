@@ -56,7 +56,7 @@ macro_rules! openapi_json {
     ($doc:ty) => {
         /// `GET /openapi.json`.
         #[utoipa::path(get, path = "/openapi.json", tag = "ops",
-                    responses((status = 200, description = "This OpenAPI 3.1 document")))]
+                            responses((status = 200, description = "This OpenAPI 3.1 document")))]
         pub async fn openapi_json() -> ::actix_web::HttpResponse {
             // Built once: the document never changes while the process runs.
             static DOCUMENT: ::std::sync::LazyLock<String> = ::std::sync::LazyLock::new(|| {
@@ -74,4 +74,65 @@ pub fn json_document(document: &'static str) -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok()
         .content_type("application/json")
         .body(document)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{test, App, HttpResponse};
+
+    async fn hello() -> HttpResponse {
+        HttpResponse::Ok().body("hi")
+    }
+
+    async fn teapot() -> HttpResponse {
+        HttpResponse::ImATeapot().finish()
+    }
+
+    mod api {
+        crate::routes! {
+            wrap: [crate::Deadline],
+            default: super::teapot;
+            "/hello" => { get: super::hello, post: super::hello },
+            "/openapi.json" => { get: super::openapi_json },
+        }
+    }
+
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(openapi_json))]
+    struct Doc;
+
+    crate::openapi_json!(Doc);
+
+    #[actix_web::test]
+    async fn routes_register_their_list_and_the_document_lists_itself() {
+        assert_eq!(
+            api::ROUTES,
+            [
+                ("get", "/hello"),
+                ("post", "/hello"),
+                ("get", "/openapi.json")
+            ]
+        );
+        let app = test::init_service(App::new().configure(api::configure)).await;
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/hello").to_request()).await;
+        assert_eq!(test::read_body(res).await, "hi");
+        let res =
+            test::call_service(&app, test::TestRequest::delete().uri("/hello").to_request()).await;
+        assert_eq!(res.status(), 418, "a known path's other methods");
+        let res = test::call_service(
+            &app,
+            test::TestRequest::get().uri("/openapi.json").to_request(),
+        )
+        .await;
+        assert_eq!(
+            res.headers().get("content-type").map(|v| v.as_bytes()),
+            Some(&b"application/json"[..])
+        );
+        let doc: serde_json::Value = test::read_body_json(res).await;
+        let op = &doc["paths"]["/openapi.json"]["get"];
+        assert_eq!(op["operationId"], "openapi_json");
+        assert_eq!(op["summary"], "`GET /openapi.json`.");
+        assert_eq!(op["tags"][0], "ops");
+    }
 }

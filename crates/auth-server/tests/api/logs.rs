@@ -5,7 +5,8 @@ use service_kit::telemetry::{CapturedLogs, EnvFilter};
 use crate::helpers::*;
 
 /// Every log line of a running server, at debug level and with a line per request
-/// span, names the user and the paths but no password, token, cookie or secret.
+/// span, names the user, the paths and the request ids (also sent as
+/// `x-request-id`) but no password, token, cookie, hash or secret.
 #[tokio::test]
 async fn logs_never_carry_passwords_tokens_cookies_or_keys() {
     // nextest runs each test in its own process, so this subscriber sees only us.
@@ -67,6 +68,11 @@ async fn logs_never_carry_passwords_tokens_cookies_or_keys() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // The error carries the request id its log lines carry.
+    let request_id = res.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     let hash: String = app
         .sql("SELECT password_hash FROM identity.accounts WHERE provider_id = 'credential'")
         .await[0]
@@ -78,7 +84,10 @@ async fn logs_never_carry_passwords_tokens_cookies_or_keys() {
     // Positive controls: the capture works and sees requests and the user.
     assert!(text.contains("/api/auth/sign-in/email"), "{text}");
     assert!(text.contains(&user.id), "{text}");
-    assert!(text.contains("\"request_id\""), "{text}");
+    assert!(
+        text.contains(&format!("\"request_id\":\"{request_id}\"")),
+        "{text}"
+    );
     let secrets = [
         ("password", user.password.as_str()),
         ("wrong password", wrong_password),

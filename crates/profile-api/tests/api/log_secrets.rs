@@ -5,8 +5,8 @@ use service_kit::telemetry::{CapturedLogs, EnvFilter};
 use crate::helpers::*;
 
 /// Every log line of both running services (they share this process), at debug
-/// level with a line per request span, names the user and the path but no
-/// password, session token, JWT or secret.
+/// level with a line per request span, names the user, the path and the request
+/// ids (also sent as `x-request-id`) but no password, session token, JWT or secret.
 #[tokio::test]
 async fn logs_never_carry_passwords_tokens_or_keys() {
     // nextest runs each test in its own process, so this subscriber sees only us.
@@ -20,10 +20,13 @@ async fn logs_never_carry_passwords_tokens_or_keys() {
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(app.get_profile(&user.jwt).await.status(), StatusCode::OK);
     // A session token where a JWT belongs is refused, and must not be logged either.
-    assert_eq!(
-        app.get_profile(&user.session).await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    let res = app.get_profile(&user.session).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // The error carries the request id its log lines carry.
+    let request_id = res.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     // Spans close (and log) just after the response is written.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
@@ -32,6 +35,10 @@ async fn logs_never_carry_passwords_tokens_or_keys() {
     assert!(text.contains("/api/profile"), "{text}");
     assert!(
         text.contains(&format!("\"user_id\":\"{}\"", user.id)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("\"request_id\":\"{request_id}\"")),
         "{text}"
     );
     let auth = auth_settings(&app.db);
