@@ -2,9 +2,8 @@
 //! start the real app on port 0.
 
 use std::net::TcpListener;
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::http::{header, Method, StatusCode};
