@@ -2,16 +2,15 @@
 //! start the real app on port 0.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
-use actix_cors::Cors;
-use actix_web::body::{BoxBody, EitherBody};
-use actix_web::dev::{Server, ServiceResponse};
+use actix_web::dev::Server;
 use actix_web::http::{header, Method, StatusCode};
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
-use tracing_actix_web::TracingLogger;
+use service_kit::{CorsPolicy, Origins};
 
 use crate::client_ip::{ClientIpResolver, ForwardHeader};
 use crate::config::Settings;
@@ -111,14 +110,16 @@ impl Application {
         let deadline =
             service_kit::RequestDeadline(Duration::from_secs(state.settings.request_timeout));
         let app_state = state.clone();
+        let cors = cors(&state.origins);
         let mut server = HttpServer::new(move || {
             let body_limit = app_state.settings.body_limit;
             App::new()
                 .wrap(error_bodies())
-                .wrap(actix_web::middleware::from_fn(service_kit::limit_headers))
+                .wrap(from_fn(service_kit::limit_headers))
                 .wrap(service_kit::security_headers())
-                .wrap(cors(&app_state.origins))
-                .wrap(TracingLogger::default())
+                .wrap(cors.middleware())
+                .wrap(from_fn(service_kit::request_id_header))
+                .wrap(service_kit::request_logger())
                 .app_data(app_state.clone())
                 .app_data(deadline)
                 .app_data(web::PayloadConfig::new(body_limit))
@@ -240,68 +241,53 @@ async fn key_maintenance(state: web::Data<AppState>) {
     }
 }
 
-fn cors(origins: &TrustedOrigins) -> Cors {
+/// Trusted origins (compared after normalising, as the CSRF check does) may call
+/// with credentials and read the credential headers.
+fn cors(origins: &TrustedOrigins) -> CorsPolicy {
     let origins = origins.clone();
-    Cors::default()
-        .allowed_origin_fn(move |origin, _| {
-            origin
-                .to_str()
-                .map(|o| origins.is_trusted(o))
-                .unwrap_or(false)
-        })
-        // Untrusted origins get no CORS headers, but the request still reaches the
-        // CSRF check, which answers with Better Auth's 403 codes.
-        .block_on_origin_mismatch(false)
-        .supports_credentials()
-        .allowed_methods([
+    CorsPolicy {
+        origins: Origins::Matching(Arc::new(move |origin| origins.is_trusted(origin))),
+        methods: vec![
             Method::GET,
             Method::POST,
             Method::PUT,
             Method::PATCH,
             Method::DELETE,
-        ])
-        .allowed_headers([
+        ],
+        headers: vec![
             header::CONTENT_TYPE,
             header::AUTHORIZATION,
             header::ACCEPT,
             header::IF_MATCH,
-        ])
-        .expose_headers([
-            "set-auth-token",
-            "set-auth-jwt",
-            "retry-after",
-            "x-retry-after",
-        ])
-        .max_age(600)
+        ],
+        expose: vec![
+            header::HeaderName::from_static("set-auth-token"),
+            header::HeaderName::from_static("set-auth-jwt"),
+            header::HeaderName::from_static("retry-after"),
+            header::HeaderName::from_static("x-retry-after"),
+        ],
+        credentials: true,
+        // Untrusted origins get no CORS headers, but the request still reaches the
+        // CSRF check, which answers with Better Auth's 403 codes.
+        block_untrusted: false,
+        max_age: 600,
+    }
 }
 
 /// Errors raised by actix itself (body too large, bad query string …) become the
-/// same JSON error body as ours. 404/405 stay empty, as Better Auth sends them.
-fn error_bodies() -> ErrorHandlers<BoxBody> {
-    ErrorHandlers::new().default_handler_client(|res: ServiceResponse<BoxBody>| {
-        let is_json = res
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-        let status = res.status();
-        if is_json || status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED {
-            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
-        }
+/// same JSON error body as ours. 404/405 stay empty, as Better Auth sends them, and
+/// server errors pass as they are.
+fn error_bodies<B: actix_web::body::MessageBody + 'static>() -> ErrorHandlers<B> {
+    service_kit::json_errors(|status| {
         let (code, message) = match status {
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => return None,
+            s if !s.is_client_error() => return None,
             StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "Request body too large"),
             _ => ("BAD_REQUEST", "Bad request"),
         };
-        let (req, _) = res.into_parts();
-        let body = HttpResponse::build(status).json(auth_wire::ErrorBody {
+        Some(HttpResponse::build(status).json(auth_wire::ErrorBody {
             message: message.into(),
             code: code.into(),
-        });
-        Ok(ErrorHandlerResponse::Response(
-            ServiceResponse::new(req, body).map_into_right_body(),
-        ))
+        }))
     })
 }
-
-/// Keeps `EitherBody` in scope for readers of the handler signature above.
-#[allow(dead_code)]
-type Handled = ServiceResponse<EitherBody<BoxBody>>;

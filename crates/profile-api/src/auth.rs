@@ -27,7 +27,7 @@ impl FromRequest for Caller {
         let verified = AuthenticatedUser::from_request(req, payload);
         Box::pin(async move {
             let AuthenticatedUser(claims) = verified.await?;
-            // The root span declares `user_id` (startup::RequestSpan); the token
+            // The root span declares `user_id` (service_kit::RequestSpan); the token
             // itself is never recorded.
             tracing::Span::current().record("user_id", tracing::field::display(claims.sub));
             Ok(Caller {

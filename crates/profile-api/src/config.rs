@@ -314,21 +314,16 @@ mod tests {
         let env_example = include_str!("../../../.env.example");
         let docs = include_str!("../../../docs/configuration.md");
         let defaults = serde_json::to_value(Settings::default()).expect("serialises");
-        for field in defaults.as_object().expect("object").keys() {
-            let var = if field == "database_url" {
-                "DATABASE_URL".to_owned()
-            } else {
-                format!("PROFILE_{}", field.to_uppercase())
-            };
-            assert!(
-                env_example.contains(&format!("\n{var}=")),
-                "{var} missing from .env.example"
-            );
-            assert!(
-                docs.contains(&format!("`{var}`")),
-                "{var} missing from docs/configuration.md"
-            );
-        }
+        service_kit::settings::assert_settings_documented(
+            &defaults,
+            |field| match field {
+                "database_url" => "DATABASE_URL".to_owned(),
+                _ => format!("PROFILE_{}", field.to_uppercase()),
+            },
+            env_example,
+            docs,
+            service_kit::settings::Listing::Set,
+        );
         // The values listed in .env.example are the defaults.
         figment::Jail::expect_with(|jail| {
             for line in env_example.lines().filter(|l| l.starts_with("PROFILE_")) {

@@ -4,16 +4,13 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use actix_cors::Cors;
 use actix_web::body::MessageBody;
-use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method, StatusCode};
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{web, App, HttpServer, ResponseError};
+use actix_web::middleware::{from_fn, ErrorHandlers};
+use actix_web::{dev::Server, web, App, HttpServer, ResponseError};
 use anyhow::Context;
 use jwt_verifier::Verifier;
-use tracing::Span;
-use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder, TracingLogger};
+use service_kit::{CorsPolicy, Origins};
 
 use crate::config::Settings;
 use crate::error::ApiError;
@@ -56,17 +53,18 @@ impl Application {
         let port = listener.local_addr()?.port();
         let app_state = state.clone();
         let verifier = web::Data::new(state.verifier.clone());
-        let origins = state.settings.trusted_origin_list();
+        let cors = cors(state.settings.trusted_origin_list());
         let deadline = Duration::from_secs(state.settings.request_timeout);
         let mut server = HttpServer::new(move || {
             App::new()
-                // Outermost last: requests pass the logger, then the JSON error
-                // bodies (so they also cover CORS refusals), then CORS.
-                .wrap(actix_web::middleware::from_fn(service_kit::limit_headers))
+                // Outermost last: requests pass the logger, the request id, then
+                // the JSON error bodies (so they also cover CORS refusals), then CORS.
+                .wrap(from_fn(service_kit::limit_headers))
                 .wrap(service_kit::security_headers())
-                .wrap(cors(&origins))
+                .wrap(cors.middleware())
                 .wrap(json_errors(app_state.settings.body_limit))
-                .wrap(TracingLogger::<RequestSpan>::new())
+                .wrap(from_fn(service_kit::request_id_header))
+                .wrap(service_kit::request_logger())
                 .app_data(app_state.clone())
                 .app_data(service_kit::RequestDeadline(deadline))
                 .app_data(verifier.clone())
@@ -103,61 +101,36 @@ impl Application {
     }
 }
 
-/// The request span: tracing-actix-web's fields (method, route, status, request
-/// id …) plus `user_id`, filled in once the bearer token has been verified.
-pub struct RequestSpan;
-
-impl RootSpanBuilder for RequestSpan {
-    fn on_request_start(request: &ServiceRequest) -> Span {
-        tracing_actix_web::root_span!(request, user_id = tracing::field::Empty)
-    }
-
-    fn on_request_end<B: MessageBody>(
-        span: Span,
-        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
-    ) {
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
-    }
-}
-
 /// Browser access for the trusted origins only. Tokens travel in `Authorization`,
 /// never in cookies, so no credentials mode is needed; ETag is exposed so a page
 /// can send it back in `If-Match`.
-fn cors(origins: &[String]) -> Cors {
-    let mut cors = Cors::default()
-        .allowed_methods([
+fn cors(origins: Vec<String>) -> CorsPolicy {
+    CorsPolicy {
+        origins: Origins::Exact(origins),
+        methods: vec![
             Method::GET,
             Method::HEAD,
             Method::PUT,
             Method::PATCH,
             Method::DELETE,
-        ])
-        .allowed_headers([
+        ],
+        headers: vec![
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             header::IF_MATCH,
             header::IF_NONE_MATCH,
-        ])
-        .expose_headers([header::ETAG, header::LOCATION, header::RETRY_AFTER])
-        .max_age(600);
-    for origin in origins {
-        cors = cors.allowed_origin(origin);
+        ],
+        expose: vec![header::ETAG, header::LOCATION, header::RETRY_AFTER],
+        credentials: false,
+        block_untrusted: true,
+        max_age: 600,
     }
-    cors
 }
 
 /// Errors raised by the framework or middleware rather than by us (a malformed
-/// CORS preflight, …) get the same JSON body as ours.
+/// CORS preflight, an unknown path, …) get the same JSON body as ours.
 fn json_errors<B: MessageBody + 'static>(body_limit: usize) -> ErrorHandlers<B> {
-    ErrorHandlers::new().default_handler(move |res: ServiceResponse<B>| {
-        let is_json = res
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-        if is_json {
-            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
-        }
-        let status = res.status();
+    service_kit::json_errors(move |status| {
         let error = match status {
             StatusCode::NOT_FOUND => ApiError::RouteNotFound,
             StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
@@ -172,12 +145,6 @@ fn json_errors<B: MessageBody + 'static>(body_limit: usize) -> ErrorHandlers<B> 
                     .to_owned(),
             ),
         };
-        let (req, _) = res.into_parts();
-        let mut body = error.error_response();
-        // Keep the framework's status (e.g. 400 vs 403 from CORS); only the body changes.
-        *body.status_mut() = status;
-        Ok(ErrorHandlerResponse::Response(
-            ServiceResponse::new(req, body).map_into_right_body(),
-        ))
+        Some(error.error_response())
     })
 }

@@ -1,4 +1,18 @@
-//! HTTP plumbing the auth-server and the profile-api share, so the two never drift.
+//! HTTP plumbing the auth-server and the profile-api share, so the two never drift:
+//! security headers, the request deadline and header limit, telemetry, request ids,
+//! CORS, JSON framework errors, the route list and the OpenAPI endpoint.
+
+pub mod cors;
+mod errors;
+mod macros;
+mod request;
+pub mod settings;
+pub mod telemetry;
+
+pub use cors::{CorsPolicy, Origins};
+pub use errors::json_errors;
+pub use macros::json_document;
+pub use request::{request_id_header, request_logger, RequestSpan, X_REQUEST_ID};
 
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;

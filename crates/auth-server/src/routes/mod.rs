@@ -10,35 +10,18 @@ pub(crate) mod sign_up;
 pub(crate) mod tokens;
 pub(crate) mod user;
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 
 /// Better Auth answers unknown paths and wrong methods alike with an empty 404.
 pub async fn not_found() -> HttpResponse {
     HttpResponse::NotFound().finish()
 }
 
-/// Declares every route once: the same list registers the handlers and becomes
-/// [`ROUTES`], which the OpenAPI test checks against the generated document.
-macro_rules! routes {
-    ($( $path:literal => { $( $method:ident : $handler:path ),+ $(,)? } ),* $(,)?) => {
-        /// Every `(method, path)` this server answers.
-        pub const ROUTES: &[(&str, &str)] = &[$( $( (stringify!($method), $path), )+ )*];
-
-        /// Registers every route; anything else is an empty 404, as Better Auth does.
-        pub fn configure(cfg: &mut web::ServiceConfig) {
-            $(
-                cfg.service(
-                    web::resource($path)
-                        .wrap(service_kit::Deadline)
-                        $( .route(web::$method().to($handler)) )+
-                        .default_service(web::to(not_found)),
-                );
-            )*
-        }
-    };
-}
-
-routes! {
+// Every route, once (`ROUTES` and `configure`); a wrong method on a known path is
+// the same empty 404 as an unknown path, as Better Auth does.
+service_kit::routes! {
+    wrap: [service_kit::Deadline],
+    default: not_found;
     "/healthz" => { get: health::healthz },
     "/readyz" => { get: health::readyz },
     "/openapi.json" => { get: crate::openapi::openapi_json },

@@ -7,6 +7,7 @@ mod health;
 mod least_privilege;
 mod legacy_passwords;
 mod limits;
+mod logs;
 mod openapi;
 mod password;
 mod session;

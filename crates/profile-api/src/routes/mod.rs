@@ -3,7 +3,7 @@
 pub(crate) mod health;
 pub mod profile;
 
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 
 use crate::error::ApiError;
 
@@ -16,28 +16,11 @@ async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed)
 }
 
-/// Declares every route once: the same list registers the handlers and becomes
-/// [`ROUTES`], which the OpenAPI test checks against the generated document.
-macro_rules! routes {
-    ($( $path:expr => { $( $method:ident : $handler:path ),+ $(,)? } ),* $(,)?) => {
-        /// Every `(method, path)` this service answers.
-        pub const ROUTES: &[(&str, &str)] = &[$( $( (stringify!($method), $path), )+ )*];
-
-        /// Registers every route; other methods on a known path get a JSON 405.
-        pub fn configure(cfg: &mut web::ServiceConfig) {
-            $(
-                cfg.service(
-                    web::resource($path)
-                        .wrap(service_kit::Deadline)
-                        $( .route(web::$method().to($handler)) )+
-                        .default_service(web::to(method_not_allowed)),
-                );
-            )*
-        }
-    };
-}
-
-routes! {
+// Every route, once (`ROUTES` and `configure`); other methods on a known path get
+// a JSON 405.
+service_kit::routes! {
+    wrap: [service_kit::Deadline],
+    default: method_not_allowed;
     "/healthz" => { get: health::healthz },
     "/readyz" => { get: health::readyz },
     "/openapi.json" => { get: crate::openapi::openapi_json },

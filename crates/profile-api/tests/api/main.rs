@@ -8,6 +8,7 @@ mod conditional;
 mod crud;
 mod health;
 mod least_privilege;
+mod log_secrets;
 mod logs;
 mod openapi;
 mod patch;
