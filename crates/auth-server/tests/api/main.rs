@@ -12,5 +12,6 @@ mod password;
 mod session;
 mod sign_in;
 mod sign_up;
+mod timing;
 mod tokens;
 mod user;
