@@ -116,7 +116,10 @@ async fn jwts_differing_only_by(
     let wrong_issuer = start_auth(wrong_settings).await;
     let right_issuer = start_auth(right_settings).await;
     let user = right_issuer
-        .user(&format!("claims-{}@example.com", uuid::Uuid::new_v4().simple()))
+        .user(&format!(
+            "claims-{}@example.com",
+            uuid::Uuid::new_v4().simple()
+        ))
         .await;
     let wrong_jwt = wrong_issuer.jwt_for(&user.session).await;
     (user, wrong_jwt)

@@ -161,7 +161,10 @@ async fn concurrent_writers_with_one_etag_exactly_one_wins() {
     assert_eq!(winner_body["bio"], format!("writer {winner}"));
     assert_eq!(after, before + 1, "one write landed, the others did not");
     let (_, body) = profile_of(app.get_profile(&user.jwt).await, StatusCode::OK).await;
-    assert_eq!(&body, winner_body, "what GET serves is what the winner was told");
+    assert_eq!(
+        &body, winner_body,
+        "what GET serves is what the winner was told"
+    );
 }
 
 #[tokio::test]
