@@ -7,14 +7,12 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use auth_server::{Application, Settings};
+use auth_server::Application;
 use test_support::TestDatabase;
 use tokio::process::Command;
 
 /// The server's public URL; its origin is the JWT issuer and audience.
-const BASE_URL: &str = "http://localhost:4100";
-/// The browser origin the client pretends to run on.
-const TRUSTED: &str = "http://localhost:3000";
+const BASE_URL: &str = test_stack::AUTH_BASE_URL;
 /// Longest the JS suite may take before it is killed.
 const NODE_TIMEOUT: Duration = Duration::from_secs(100);
 
@@ -34,21 +32,10 @@ async fn real_better_auth_client_works_in_cookie_and_bearer_mode() {
     );
 
     let db = TestDatabase::new().await;
-    let settings = Settings {
-        database_url: db.url().to_owned(),
-        migrate_on_start: false,
-        host: "127.0.0.1".into(),
-        port: 0,
-        base_url: BASE_URL.into(),
-        secret: Some("e2e-better-auth-client-secret-0123456789abcdef".into()),
-        key_encryption_secret: Some("e2e-key-encryption-secret-0123456789abcdef".into()),
-        trusted_origins: TRUSTED.into(),
-        max_concurrent_hashes: 2,
-        db_pool_size: 4,
-        workers: 1,
-        log_format: "pretty".into(),
-        ..Settings::default()
-    };
+    // The shared test settings: the rate limiter is off (the client signs in
+    // several times from one address).
+    // (client.test.mjs sends Origin: test_stack::TRUSTED_ORIGIN.)
+    let settings = test_stack::auth_settings(&db);
     let app = Application::build(settings).await.expect("app builds");
     let auth_url = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
