@@ -452,11 +452,6 @@ mod tests {
     fn missing_secret_refused_outside_dev_mode() {
         let s = Settings::default();
         assert!(matches!(s.validate(), Err(ConfigError::Invalid(_))));
-        let short = Settings {
-            secret: Some("short".into()),
-            ..Settings::default()
-        };
-        assert!(short.validate().is_err());
         let dev = Settings {
             dev_mode: true,
             ..Settings::default()
@@ -481,6 +476,40 @@ mod tests {
             key_encryption_secret: Some("k".repeat(32)),
             ..Settings::default()
         }
+    }
+
+    #[test]
+    fn a_secret_one_byte_short_is_refused_for_its_length_alone() {
+        // Everything else is production-valid, so only the length rule can refuse.
+        for (var, set) in [
+            (
+                "AUTH_SECRET",
+                (|s: &mut Settings, v: String| s.secret = Some(v)) as fn(&mut Settings, String),
+            ),
+            ("AUTH_KEY_ENCRYPTION_SECRET", |s, v| {
+                s.key_encryption_secret = Some(v)
+            }),
+            ("AUTH_PREVIOUS_SECRETS", |s, v| s.previous_secrets = v),
+            ("AUTH_PREVIOUS_KEY_ENCRYPTION_SECRETS", |s, v| {
+                s.previous_key_encryption_secrets = v
+            }),
+        ] {
+            let mut short = production();
+            set(&mut short, "s".repeat(MIN_SECRET_LEN - 1));
+            let err = short.validate().expect_err(var).to_string();
+            assert!(err.contains(var), "{var}: {err}");
+            assert!(
+                err.contains(&format!("at least {MIN_SECRET_LEN} bytes")),
+                "{var}: {err}"
+            );
+            let mut enough = production();
+            set(&mut enough, "s".repeat(MIN_SECRET_LEN));
+            assert!(enough.validate().is_ok(), "{var}: {:?}", enough.validate());
+        }
+        // Length in bytes: 16 two-byte characters are enough.
+        let mut multibyte = production();
+        multibyte.secret = Some("é".repeat(MIN_SECRET_LEN / 2));
+        assert!(multibyte.validate().is_ok());
     }
 
     #[test]

@@ -4,14 +4,17 @@
 
 use actix_web::web::Data;
 use auth_server::state::AppState;
-use reqwest::{Client, RequestBuilder, Response, StatusCode};
-use serde_json::{json, Value};
+use reqwest::{Client, RequestBuilder, Response};
+use serde_json::Value;
 use test_support::TestDatabase;
 
 /// The auth-server's public URL: its origin is the tokens' `iss` and `aud`.
-pub const AUTH_BASE_URL: &str = "http://localhost:4100";
+pub use test_stack::AUTH_BASE_URL;
 /// The browser origin the auth-server trusts.
-pub const TRUSTED_ORIGIN: &str = "http://localhost:3000";
+pub use test_stack::TRUSTED_ORIGIN;
+/// The shared test settings of both services (the auth-server's rate limiter off
+/// unless a test turns it on).
+pub use test_stack::{auth_settings, profile_settings};
 
 /// Both services running, with the database they share.
 pub struct Stack {
@@ -39,43 +42,6 @@ pub struct Learner {
     pub session: String,
     /// A JWT for backends.
     pub jwt: String,
-}
-
-/// The auth-server's settings for cross-service tests (rate limiting off unless
-/// a test turns it on).
-pub fn auth_settings(db: &TestDatabase) -> auth_server::Settings {
-    auth_server::Settings {
-        database_url: db.url().to_owned(),
-        migrate_on_start: false,
-        host: "127.0.0.1".into(),
-        port: 0,
-        base_url: AUTH_BASE_URL.into(),
-        trusted_origins: TRUSTED_ORIGIN.into(),
-        secret: Some("e2e-stack-secret-0123456789abcdefghijklmnop".into()),
-        key_encryption_secret: Some("e2e-stack-kek-0123456789abcdefghijklmnop".into()),
-        max_concurrent_hashes: 2,
-        db_pool_size: 4,
-        workers: 1,
-        log_format: "pretty".into(),
-        rate_limit_enabled: false,
-        ..auth_server::Settings::default()
-    }
-}
-
-/// The profile-api's settings, pointed at an auth-server's JWKS.
-pub fn profile_settings(db: &TestDatabase, auth_url: &str) -> profile_api::Settings {
-    profile_api::Settings {
-        database_url: db.url().to_owned(),
-        host: "127.0.0.1".into(),
-        port: 0,
-        jwks_url: format!("{auth_url}/.well-known/jwks.json"),
-        jwt_issuer: AUTH_BASE_URL.into(),
-        jwt_audience: AUTH_BASE_URL.into(),
-        db_pool_size: 4,
-        workers: 1,
-        log_format: "pretty".into(),
-        ..profile_api::Settings::default()
-    }
 }
 
 /// Starts both services with the default test settings.
@@ -128,34 +94,21 @@ impl Stack {
 
     /// Signs a learner up (bearer mode) and exchanges the session for a JWT.
     pub async fn learner(&self, email: &str) -> Learner {
-        let password = "correct-horse-battery".to_owned();
-        let res = send(
-            self.http
-                .post(self.auth_url("/sign-up/email"))
-                .json(&json!({"name": "Learner", "email": email, "password": password})),
-        )
-        .await;
-        assert_eq!(res.status(), StatusCode::OK, "sign-up of {email}");
-        let session = header(&res, "set-auth-token");
-        let id = body(res).await["user"]["id"]
-            .as_str()
-            .expect("user id")
-            .to_owned();
-        let jwt = self.jwt(&session).await;
+        let password = test_stack::TEST_PASSWORD.to_owned();
+        let signed_up = test_stack::sign_up(&self.http, &self.auth, email, &password).await;
+        let jwt = self.jwt(&signed_up.session).await;
         Learner {
-            id,
+            id: signed_up.id,
             email: email.to_owned(),
             password,
-            session,
+            session: signed_up.session,
             jwt,
         }
     }
 
     /// A JWT for a signed session token, from `GET /token`.
     pub async fn jwt(&self, session: &str) -> String {
-        let res = send(self.http.get(self.auth_url("/token")).bearer_auth(session)).await;
-        assert_eq!(res.status(), StatusCode::OK, "GET /token");
-        body(res).await["token"].as_str().expect("token").to_owned()
+        test_stack::jwt_for(&self.http, &self.auth, session).await
     }
 
     /// Runs one SQL query on the shared database.

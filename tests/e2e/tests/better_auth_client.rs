@@ -7,14 +7,12 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use auth_server::{Application, Settings};
+use auth_server::Application;
 use test_support::TestDatabase;
 use tokio::process::Command;
 
 /// The server's public URL; its origin is the JWT issuer and audience.
-const BASE_URL: &str = "http://localhost:4100";
-/// The browser origin the client pretends to run on.
-const TRUSTED: &str = "http://localhost:3000";
+const BASE_URL: &str = test_stack::AUTH_BASE_URL;
 /// Longest the JS suite may take before it is killed.
 const NODE_TIMEOUT: Duration = Duration::from_secs(100);
 
@@ -34,29 +32,24 @@ async fn real_better_auth_client_works_in_cookie_and_bearer_mode() {
     );
 
     let db = TestDatabase::new().await;
-    let settings = Settings {
-        database_url: db.url().to_owned(),
-        migrate_on_start: false,
-        host: "127.0.0.1".into(),
-        port: 0,
-        base_url: BASE_URL.into(),
-        secret: Some("e2e-better-auth-client-secret-0123456789abcdef".into()),
-        key_encryption_secret: Some("e2e-key-encryption-secret-0123456789abcdef".into()),
-        trusted_origins: TRUSTED.into(),
-        max_concurrent_hashes: 2,
-        db_pool_size: 4,
-        workers: 1,
-        log_format: "pretty".into(),
-        ..Settings::default()
-    };
+    // The shared test settings: the rate limiter is off (the client signs in
+    // several times from one address).
+    // (client.test.mjs sends Origin: test_stack::TRUSTED_ORIGIN.)
+    let settings = test_stack::auth_settings(&db);
     let app = Application::build(settings).await.expect("app builds");
     let auth_url = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
 
+    let checks_dir = std::env::temp_dir().join(format!("js-checks-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&checks_dir).expect("checks dir");
+    let checks_file = checks_dir.join("passed.txt");
+    std::fs::write(&checks_file, "").expect("checks file");
     let child = Command::new("node")
         .arg("--test")
+        .arg("--test-reporter=tap")
         .arg("tests/js/client.test.mjs")
         .current_dir(&root)
+        .env("CHECKS_OUT", &checks_file)
         .env("AUTH_URL", &auth_url)
         .env("AUTH_ISSUER", BASE_URL)
         .env("AUTH_AUDIENCE", BASE_URL)
@@ -79,9 +72,47 @@ async fn real_better_auth_client_works_in_cookie_and_bearer_mode() {
          --- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
         output.status
     );
-    // Shown with --no-capture (or on a later failure): which sub-tests ran or were skipped.
+    // Shown with --no-capture (or on a later failure): which sub-tests ran.
     println!("{stdout}");
     if !stderr.trim().is_empty() {
         eprintln!("{stderr}");
     }
+
+    // A zero exit code is not enough: every expected check must have run and
+    // passed, in order, and nothing may have been skipped.
+    let passed = std::fs::read_to_string(&checks_file).expect("checks file");
+    let _ = std::fs::remove_dir_all(&checks_dir);
+    let passed: Vec<&str> = passed.lines().collect();
+    let expected: Vec<String> = ["cookie", "bearer"]
+        .iter()
+        .flat_map(|mode| EXPECTED_CHECKS.iter().map(move |c| format!("{mode}: {c}")))
+        .collect();
+    assert_eq!(passed, expected, "checks that passed vs expected\n{stdout}");
+    // 2 suites of 9 checks, plus the 2 suites themselves.
+    let total = format!("# pass {}", expected.len() + 2);
+    for summary in [
+        total.as_str(),
+        "# skipped 0",
+        "# todo 0",
+        "# fail 0",
+        "# cancelled 0",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.trim() == summary),
+            "the TAP summary lacks `{summary}`:\n{stdout}"
+        );
+    }
 }
+
+/// Every check in tests/js/client.test.mjs, per mode, in the order they run.
+const EXPECTED_CHECKS: [&str; 9] = [
+    "signUp.email lower-cases the email and starts a session",
+    "signIn.email with a wrong password is 401 INVALID_EMAIL_OR_PASSWORD",
+    "signIn.email succeeds",
+    "getSession returns the session with a Date expiresAt in the future",
+    "updateUser changes the name seen by getSession",
+    "token() gives a JWT that verifies against /jwks",
+    "listSessions returns revocation handles, not credentials",
+    "revokeOtherSessions leaves only the current session",
+    "signOut ends the session",
+];

@@ -38,15 +38,7 @@ async fn sign_up_get_a_jwt_and_manage_the_profile() {
         .as_str()
         .expect("id")
         .to_owned();
-    let res = send(
-        stack
-            .http
-            .get(format!("{}/api/auth/token", stack.auth))
-            .bearer_auth(&session),
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let jwt = body(res).await["token"].as_str().expect("jwt").to_owned();
+    let jwt = stack.jwt(&session).await;
 
     // No profile yet; without the JWT nothing at all.
     assert_eq!(

@@ -7,12 +7,12 @@ use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use test_support::TestDatabase;
 
-/// The secret of the wire spec's captures, so its test vectors apply.
-pub const SPEC_SECRET: &str = "wire-test-secret-0123456789abcdefghijklmnopqrstuvwxyz";
 /// Key-encryption secret for tests.
-pub const TEST_KEK: &str = "test-key-encryption-secret-0123456789abcdef";
+pub use test_stack::TEST_KEK;
+/// The secret of the wire spec's captures, so its test vectors apply.
+pub use test_stack::TEST_SECRET as SPEC_SECRET;
 /// The trusted browser origin configured for tests.
-pub const TRUSTED: &str = "http://localhost:3000";
+pub use test_stack::TRUSTED_ORIGIN as TRUSTED;
 
 /// A running app with its own database.
 pub struct TestApp {
@@ -34,25 +34,10 @@ pub struct TestUser {
     pub id: String,
 }
 
-/// Settings every test starts from.
+/// Settings every test starts from: the shared test settings (rate limiter off;
+/// the limiter's tests turn it on).
 pub fn test_settings(db: &TestDatabase) -> Settings {
-    Settings {
-        database_url: db.url().to_owned(),
-        migrate_on_start: false,
-        host: "127.0.0.1".into(),
-        port: 0,
-        base_url: "http://localhost:4100".into(),
-        secret: Some(SPEC_SECRET.into()),
-        key_encryption_secret: Some(TEST_KEK.into()),
-        trusted_origins: TRUSTED.into(),
-        max_concurrent_hashes: 2,
-        db_pool_size: 4,
-        workers: 1,
-        log_format: "pretty".into(),
-        // Tests sign in often from one IP; the limiter has its own test.
-        rate_limit_enabled: false,
-        ..Settings::default()
-    }
+    test_stack::auth_settings(db)
 }
 
 /// Starts the app with default test settings.

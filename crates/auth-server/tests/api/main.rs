@@ -13,5 +13,6 @@ mod password;
 mod session;
 mod sign_in;
 mod sign_up;
+mod timing;
 mod tokens;
 mod user;

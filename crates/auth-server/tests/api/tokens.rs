@@ -28,17 +28,7 @@ async fn verify(app_address: &str, token: &str) -> Result<(String, Value), Strin
 
 /// `GET /api/auth/token` on the instance at `address`, asserting 200.
 async fn token_at(address: &str, bearer: &str) -> String {
-    let res = reqwest::Client::new()
-        .get(format!("{address}/api/auth/token"))
-        .bearer_auth(bearer)
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(res.status(), StatusCode::OK);
-    res.json::<Value>().await.expect("json")["token"]
-        .as_str()
-        .expect("token")
-        .to_owned()
+    test_stack::jwt_for(&reqwest::Client::new(), address, bearer).await
 }
 
 async fn token_of(app: &TestApp, bearer: &str) -> String {

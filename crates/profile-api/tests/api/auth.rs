@@ -84,25 +84,117 @@ async fn bad_tokens_are_401_invalid_token() {
     .await;
 }
 
-#[tokio::test]
-async fn tokens_for_another_issuer_or_audience_are_refused() {
-    let app = spawn_app().await;
-    // Same database and signing keys, so the signatures are fine; only the claims differ.
-    let mut other_iss = auth_settings(&app.db);
-    other_iss.base_url = "http://localhost:4200".into();
-    let mut other_aud = auth_settings(&app.db);
-    other_aud.jwt_audience = "some-other-api".into();
-    for settings in [other_iss, other_aud] {
-        let issuer = start_auth(settings).await;
-        let user = issuer
-            .user(&format!(
-                "other-{}@example.com",
-                uuid::Uuid::new_v4().simple()
-            ))
-            .await;
-        let res = app.get_profile(&user.jwt).await;
-        assert_unauthorized(res, "INVALID_TOKEN", r#"Bearer error="invalid_token""#).await;
+fn claims_of(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).expect("payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64")).expect("json")
+}
+
+/// The `aud` claim as a list (a lone string counts as one).
+fn audiences_of(claims: &Value) -> Vec<String> {
+    match &claims["aud"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(list) => list
+            .iter()
+            .map(|v| v.as_str().expect("aud string").to_owned())
+            .collect(),
+        other => panic!("aud is {other}"),
     }
+}
+
+/// Two more auth-servers on the app's database (so the same signing keys and
+/// sessions), configured alike except for `wrong` vs `right`; returns one JWT from
+/// each for the same session.
+async fn jwts_differing_only_by(
+    app: &TestApp,
+    wrong: impl FnOnce(&mut auth_server::Settings),
+    right: impl FnOnce(&mut auth_server::Settings),
+) -> (TestUser, String) {
+    let mut wrong_settings = auth_settings(&app.db);
+    wrong(&mut wrong_settings);
+    let mut right_settings = auth_settings(&app.db);
+    right(&mut right_settings);
+    let wrong_issuer = start_auth(wrong_settings).await;
+    let right_issuer = start_auth(right_settings).await;
+    let user = right_issuer
+        .user(&format!(
+            "claims-{}@example.com",
+            uuid::Uuid::new_v4().simple()
+        ))
+        .await;
+    let wrong_jwt = wrong_issuer.jwt_for(&user.session).await;
+    (user, wrong_jwt)
+}
+
+#[tokio::test]
+async fn tokens_for_another_issuer_are_refused() {
+    let app = spawn_app().await;
+    let (control, wrong) = jwts_differing_only_by(
+        &app,
+        // The audience defaults to the issuer: pin it, so only `iss` changes.
+        |s| {
+            s.jwt_issuer = Some("http://localhost:4200".into());
+            s.jwt_audience = AUTH_BASE_URL.into();
+        },
+        |s| {
+            s.jwt_issuer = Some(AUTH_BASE_URL.into());
+            s.jwt_audience = AUTH_BASE_URL.into();
+        },
+    )
+    .await;
+    // Only the issuer differs: same audience, subject and key.
+    let (bad, good) = (claims_of(&wrong), claims_of(&control.jwt));
+    assert_eq!(bad["iss"], "http://localhost:4200");
+    assert_eq!(good["iss"], AUTH_BASE_URL);
+    assert_eq!(audiences_of(&bad), vec![AUTH_BASE_URL.to_owned()]);
+    assert_eq!(audiences_of(&good), audiences_of(&bad));
+    assert_eq!(bad["sub"], good["sub"]);
+    assert_eq!(kid_of(&wrong), kid_of(&control.jwt));
+
+    let res = app.get_profile(&wrong).await;
+    assert_unauthorized(res, "INVALID_TOKEN", r#"Bearer error="invalid_token""#).await;
+    // Positive control: the same setup with the right issuer is accepted.
+    assert_eq!(
+        app.put_profile(&control.jwt, &json!({"display_name": "Iss"}))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(app.get_profile(&control.jwt).await.status(), StatusCode::OK);
+    // And the refused token still is after the profile exists.
+    let res = app.get_profile(&wrong).await;
+    assert_unauthorized(res, "INVALID_TOKEN", r#"Bearer error="invalid_token""#).await;
+}
+
+#[tokio::test]
+async fn tokens_for_another_audience_are_refused() {
+    let app = spawn_app().await;
+    let (control, wrong) = jwts_differing_only_by(
+        &app,
+        |s| s.jwt_audience = "some-other-api".into(),
+        |s| s.jwt_audience = AUTH_BASE_URL.into(),
+    )
+    .await;
+    // Only the audience differs: same issuer, subject and key.
+    let (bad, good) = (claims_of(&wrong), claims_of(&control.jwt));
+    assert_eq!(audiences_of(&bad), vec!["some-other-api".to_owned()]);
+    assert_eq!(audiences_of(&good), vec![AUTH_BASE_URL.to_owned()]);
+    assert_eq!(bad["iss"], AUTH_BASE_URL);
+    assert_eq!(good["iss"], bad["iss"]);
+    assert_eq!(bad["sub"], good["sub"]);
+    assert_eq!(kid_of(&wrong), kid_of(&control.jwt));
+
+    let res = app.get_profile(&wrong).await;
+    assert_unauthorized(res, "INVALID_TOKEN", r#"Bearer error="invalid_token""#).await;
+    // Positive control: the same setup with the right audience is accepted.
+    assert_eq!(
+        app.put_profile(&control.jwt, &json!({"display_name": "Aud"}))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(app.get_profile(&control.jwt).await.status(), StatusCode::OK);
+    let res = app.get_profile(&wrong).await;
+    assert_unauthorized(res, "INVALID_TOKEN", r#"Bearer error="invalid_token""#).await;
 }
 
 #[tokio::test]
@@ -119,6 +211,12 @@ async fn a_key_rotation_on_the_auth_server_is_picked_up_without_restart() {
         StatusCode::CREATED
     );
     let old_kid = kid_of(&user.jwt);
+    // A token under the old key that the profile-api has never seen, so no
+    // verified-token cache can answer for it after the rotation. (The auth-server
+    // hands one session the same JWT again, so it is another user's.)
+    let unseen_old = app.user("rotate-unseen@example.com").await.jwt;
+    assert_ne!(unseen_old, user.jwt);
+    assert_eq!(kid_of(&unseen_old), old_kid);
     let fetches = app.state.verifier.fetch_count();
 
     let auth = &app.auth.state;
@@ -144,7 +242,22 @@ async fn a_key_rotation_on_the_auth_server_is_picked_up_without_restart() {
         fetches + 1,
         "one refetch for the new kid"
     );
-    // Tokens signed by the retired key stay valid until they expire.
-    assert_eq!(app.get_profile(&user.jwt).await.status(), StatusCode::OK);
-    assert_eq!(app.state.verifier.fetch_count(), fetches + 1);
+    // Tokens signed by the retired key stay valid until they expire: the JWKS still
+    // publishes it after the promotion, and a routine `keys retire` keeps it too.
+    let removed = keys::retire(&auth.pool, &auth.keys, None)
+        .await
+        .expect("retire");
+    assert!(removed.is_empty(), "retired too early: {removed:?}");
+    auth.keys.reload(&auth.pool).await.expect("reload");
+    // Drop whatever the verifier held: only the JWKS served now counts.
+    app.state.verifier.refresh().await.expect("refetch");
+    assert_eq!(app.state.verifier.fetch_count(), fetches + 2);
+    // Authenticated (a 401 otherwise); that user has no profile yet.
+    assert_error(
+        app.get_profile(&unseen_old).await,
+        StatusCode::NOT_FOUND,
+        "PROFILE_NOT_FOUND",
+    )
+    .await;
+    assert_eq!(app.state.verifier.fetch_count(), fetches + 2);
 }

@@ -1,5 +1,5 @@
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::*;
 
@@ -114,36 +114,57 @@ async fn if_none_match_star_makes_put_create_only() {
 async fn concurrent_writers_with_one_etag_exactly_one_wins() {
     let app = spawn_app().await;
     let user = app.user("race@example.com").await;
-    app.put_profile(&user.jwt, &json!({})).await;
+    assert_eq!(
+        app.put_profile(&user.jwt, &json!({})).await.status(),
+        StatusCode::CREATED
+    );
+    let version_of = |rows: Vec<tokio_postgres::Row>| -> (i64, Option<String>) {
+        assert_eq!(rows.len(), 1, "one profile row");
+        (rows[0].get("version"), rows[0].get("bio"))
+    };
+    let select = format!(
+        "SELECT version, bio FROM learner.profiles WHERE user_id = '{}'",
+        user.id
+    );
+    let (before, _) = version_of(app.sql(&select).await);
     let tag = etag_of(&app.get_profile(&user.jwt).await);
     let writes = (0..8).map(|i| {
-        send(
-            app.profile(Method::PATCH, &user.jwt)
-                .header("if-match", &tag)
-                .json(&json!({"bio": format!("writer {i}")})),
-        )
+        let req = app
+            .profile(Method::PATCH, &user.jwt)
+            .header("if-match", &tag)
+            .json(&json!({"bio": format!("writer {i}")}));
+        async move { (i, send(req).await) }
     });
-    let statuses: Vec<StatusCode> = futures_join_all(writes).await;
-    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let handles: Vec<_> = writes.map(tokio::spawn).collect();
+    let mut outcomes = Vec::new();
+    for h in handles {
+        let (i, res) = h.await.expect("task");
+        let status = res.status();
+        let body: Value = res.json().await.expect("json body");
+        outcomes.push((i, status, body));
+    }
+    let statuses: Vec<StatusCode> = outcomes.iter().map(|(_, s, _)| *s).collect();
+    let winners: Vec<_> = outcomes
+        .iter()
+        .filter(|(_, s, _)| *s == StatusCode::OK)
+        .collect();
     let failed = statuses
         .iter()
         .filter(|s| **s == StatusCode::PRECONDITION_FAILED)
         .count();
-    assert_eq!((ok, failed), (1, 7), "{statuses:?}");
-}
+    assert_eq!((winners.len(), failed), (1, 7), "{statuses:?}");
 
-/// Runs the requests concurrently and collects their statuses.
-async fn futures_join_all(
-    requests: impl Iterator<
-        Item = impl std::future::Future<Output = reqwest::Response> + Send + 'static,
-    >,
-) -> Vec<StatusCode> {
-    let handles: Vec<_> = requests.map(tokio::spawn).collect();
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(h.await.expect("task").status());
-    }
-    out
+    // The stored row is the winner's write, made exactly once on top of the tag.
+    let (winner, _, winner_body) = winners[0];
+    let (after, bio) = version_of(app.sql(&select).await);
+    assert_eq!(bio.as_deref(), Some(format!("writer {winner}").as_str()));
+    assert_eq!(winner_body["bio"], format!("writer {winner}"));
+    assert_eq!(after, before + 1, "one write landed, the others did not");
+    let (_, body) = profile_of(app.get_profile(&user.jwt).await, StatusCode::OK).await;
+    assert_eq!(
+        &body, winner_body,
+        "what GET serves is what the winner was told"
+    );
 }
 
 #[tokio::test]

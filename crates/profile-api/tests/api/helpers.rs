@@ -3,13 +3,15 @@
 
 use actix_web::web::Data;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
-use serde_json::{json, Value};
+use serde_json::Value;
 use test_support::TestDatabase;
 
 /// The auth-server's public URL: its origin is the tokens' `iss` and `aud`.
-pub const AUTH_BASE_URL: &str = "http://localhost:4100";
+pub use test_stack::AUTH_BASE_URL;
 /// The browser origin trusted by both services in tests.
-pub const TRUSTED: &str = "http://localhost:3000";
+pub use test_stack::TRUSTED_ORIGIN as TRUSTED;
+/// The shared test settings of both services (the auth-server's rate limiter off).
+pub use test_stack::{auth_settings, profile_settings};
 
 /// A running auth-server.
 pub struct AuthServer {
@@ -36,25 +38,6 @@ pub struct TestUser {
     pub jwt: String,
 }
 
-/// Auth-server settings for tests (same shape as its own test suite's).
-pub fn auth_settings(db: &TestDatabase) -> auth_server::Settings {
-    auth_server::Settings {
-        database_url: db.url().to_owned(),
-        migrate_on_start: false,
-        host: "127.0.0.1".into(),
-        port: 0,
-        base_url: AUTH_BASE_URL.into(),
-        secret: Some("profile-api-tests-secret-0123456789abcdefghijkl".into()),
-        key_encryption_secret: Some("profile-api-tests-kek-0123456789abcdefghijkl".into()),
-        trusted_origins: TRUSTED.into(),
-        max_concurrent_hashes: 2,
-        db_pool_size: 4,
-        workers: 1,
-        log_format: "pretty".into(),
-        ..auth_server::Settings::default()
-    }
-}
-
 /// Starts an auth-server.
 pub async fn start_auth(settings: auth_server::Settings) -> AuthServer {
     let app = auth_server::Application::build(settings)
@@ -67,25 +50,6 @@ pub async fn start_auth(settings: auth_server::Settings) -> AuthServer {
         address,
         state,
         http: reqwest::Client::new(),
-    }
-}
-
-/// Profile-api settings for tests, trusting the auth-server at `auth_address`.
-pub fn profile_settings(db: &TestDatabase, auth_address: &str) -> profile_api::Settings {
-    profile_api::Settings {
-        database_url: db.url().to_owned(),
-        host: "127.0.0.1".into(),
-        port: 0,
-        jwks_url: format!("{auth_address}/.well-known/jwks.json"),
-        jwt_issuer: AUTH_BASE_URL.into(),
-        jwt_audience: AUTH_BASE_URL.into(),
-        trusted_origins: TRUSTED.into(),
-        db_pool_size: 4,
-        workers: 1,
-        request_timeout: 2,
-        shutdown_timeout: 3,
-        log_format: "pretty".into(),
-        ..profile_api::Settings::default()
     }
 }
 
@@ -129,41 +93,20 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut profile_api::Settings)) -> T
 impl AuthServer {
     /// Signs up through the auth-server and fetches a JWT for the new session.
     pub async fn user(&self, email: &str) -> TestUser {
-        let res = self
-            .http
-            .post(format!("{}/api/auth/sign-up/email", self.address))
-            .json(&json!({"name": "Learner", "email": email, "password": "correct-horse-battery"}))
-            .send()
-            .await
-            .expect("sign-up");
-        assert_eq!(res.status(), StatusCode::OK, "sign-up failed");
-        let session = res
-            .headers()
-            .get("set-auth-token")
-            .expect("set-auth-token")
-            .to_str()
-            .expect("ascii")
-            .to_owned();
-        let body: Value = res.json().await.expect("json");
-        let id = body["user"]["id"].as_str().expect("user id").to_owned();
-        let jwt = self.jwt_for(&session).await;
-        TestUser { id, session, jwt }
+        let signed_up =
+            test_stack::sign_up(&self.http, &self.address, email, test_stack::TEST_PASSWORD).await;
+        let jwt = self.jwt_for(&signed_up.session).await;
+        TestUser {
+            id: signed_up.id,
+            session: signed_up.session,
+            jwt,
+        }
     }
 
-    /// A fresh JWT for an auth-server session.
+    /// A JWT for an auth-server session (the auth-server may hand a session the
+    /// same one again).
     pub async fn jwt_for(&self, session: &str) -> String {
-        let res = self
-            .http
-            .get(format!("{}/api/auth/token", self.address))
-            .bearer_auth(session)
-            .send()
-            .await
-            .expect("token");
-        assert_eq!(res.status(), StatusCode::OK, "token failed");
-        res.json::<Value>().await.expect("json")["token"]
-            .as_str()
-            .expect("token")
-            .to_owned()
+        test_stack::jwt_for(&self.http, &self.address, session).await
     }
 }
 

@@ -148,12 +148,26 @@ async fn the_service_works_as_the_documented_least_privilege_role() {
     );
 
     // The cascade from identity.users and the FK error path work under it too.
-    app.put_profile(&user.jwt, &json!({})).await;
+    assert_eq!(
+        app.put_profile(&user.jwt, &json!({})).await.status(),
+        StatusCode::CREATED
+    );
+    let profile_rows = format!(
+        "SELECT count(*) FROM learner.profiles WHERE user_id = '{}'",
+        user.id
+    );
+    let count = |rows: Vec<tokio_postgres::Row>| rows[0].get::<_, i64>(0);
+    assert_eq!(count(app.sql(&profile_rows).await), 1, "profile stored");
     app.sql(&format!(
         "DELETE FROM identity.users WHERE id = '{}'",
         user.id
     ))
     .await;
+    assert_eq!(
+        count(app.sql(&profile_rows).await),
+        0,
+        "deleting the user cascades to the profile row"
+    );
     assert_error(
         app.get_profile(&user.jwt).await,
         StatusCode::NOT_FOUND,

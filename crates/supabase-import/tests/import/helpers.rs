@@ -562,28 +562,12 @@ pub async fn start_auth_server(db: &TestDatabase) -> String {
     address
 }
 
-/// The auth-server's public URL in tests (the JWTs' issuer and audience).
-pub const AUTH_BASE_URL: &str = "http://localhost:4100";
+// The shared auth-server test settings (rate limiter off: every test signs in more
+// often than a person would, all from 127.0.0.1).
+use test_stack::auth_settings;
 
-fn auth_settings(db: &TestDatabase) -> auth_server::Settings {
-    auth_server::Settings {
-        database_url: db.url().to_owned(),
-        migrate_on_start: false,
-        host: "127.0.0.1".into(),
-        port: 0,
-        base_url: AUTH_BASE_URL.into(),
-        secret: Some("supabase-import-tests-secret-0123456789abcdefghij".into()),
-        key_encryption_secret: Some("supabase-import-tests-kek-0123456789abcdefghij".into()),
-        trusted_origins: "http://localhost:3000".into(),
-        max_concurrent_hashes: 2,
-        db_pool_size: 4,
-        workers: 1,
-        log_format: "pretty".into(),
-        // Every test signs in more often than a person would, all from 127.0.0.1.
-        rate_limit_enabled: false,
-        ..auth_server::Settings::default()
-    }
-}
+/// The auth-server's public URL in tests (the JWTs' issuer and audience).
+pub use test_stack::AUTH_BASE_URL;
 
 /// The profile-api on `db`, trusting the auth-server at `auth`; returns its base URL.
 pub async fn start_profile_api(db: &TestDatabase, auth: &str) -> String {
@@ -642,19 +626,7 @@ pub async fn session_for(
 }
 
 /// A JWT for a session.
-pub async fn jwt_for(http: &reqwest::Client, auth: &str, session: &str) -> String {
-    let res = http
-        .get(format!("{auth}/api/auth/token"))
-        .bearer_auth(session)
-        .send()
-        .await
-        .expect("token");
-    assert_eq!(res.status(), StatusCode::OK);
-    res.json::<Value>().await.expect("json")["token"]
-        .as_str()
-        .expect("token")
-        .to_owned()
-}
+pub use test_stack::jwt_for;
 
 /// The stored credential hash of a user, if any.
 pub async fn credential(db: &TestDatabase, user: Uuid) -> Option<String> {
