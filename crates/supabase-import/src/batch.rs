@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use identity_core::password;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -346,7 +347,11 @@ pub fn plan_batch(
                     u,
                     "hash_over_cost_cap",
                     format!(
-                        "password hash declares {costs}, over the caps (bcrypt cost 14; argon2 m=65536 KiB, t=10, p=4) that keep one sign-in from starving the others; imported without a credential: the user sets a new password by reset"
+                        "password hash declares {costs}, over the caps (bcrypt cost {}; argon2 m={} KiB, t={}, p={}) that keep one sign-in from starving the others; imported without a credential: the user sets a new password by reset",
+                        password::MAX_BCRYPT_COST,
+                        password::MAX_ARGON2_M_COST,
+                        password::MAX_ARGON2_T_COST,
+                        password::MAX_ARGON2_P_COST,
                     ),
                 ));
             }

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use auth_server::password::{self, Scheme};
+use identity_core::password::{self, Scheme};
 use indicatif::ProgressBar;
 use serde::Serialize;
 use serde_json::{json, Value};
