@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use identity_core::password;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -231,7 +232,8 @@ fn same(a: Option<&[u8; 32]>, b: Option<&Vec<u8>>) -> bool {
     }
 }
 
-/// Applies every rule to a batch.
+/// Applies every rule to a batch, user by user: skip or keep, the user row, the
+/// password, the identities, the profile, then what must be written.
 pub fn plan_batch(
     source: SourceBatch<'_>,
     mapping: &ProfileMapping,
@@ -239,48 +241,17 @@ pub fn plan_batch(
     target: TargetView<'_>,
 ) -> BatchPlan {
     let mut plan = BatchPlan::default();
-    let mut identities: HashMap<Uuid, Vec<SourceIdentity>> = HashMap::new();
-    for i in source.identities {
-        identities.entry(i.user_id).or_default().push(i);
-    }
-    let mut profiles: HashMap<Uuid, Vec<Vec<Value>>> = HashMap::new();
-    for (id, values) in source.profiles {
-        profiles.entry(id).or_default().push(values);
-    }
-    let c = &mut plan.counts;
-
+    let mut identities = by_user(source.identities.into_iter().map(|i| (i.user_id, i)));
+    let mut profiles = by_user(source.profiles);
     for u in source.users {
-        c.users.seen += 1;
         let user_identities = identities.remove(&u.id).unwrap_or_default();
         let user_profiles = profiles.remove(&u.id).unwrap_or_default();
+        let c = &mut plan.counts;
+        c.users.seen += 1;
         c.identities.seen += user_identities.len() as u64;
         c.profiles.seen += user_profiles.len() as u64;
-
-        let skip = plan::base_skip(u)
-            .or_else(|| {
-                duplicates
-                    .get(&u.id)
-                    .map(|w| Skip::DuplicateEmail { kept_by: *w })
-            })
-            .or_else(|| {
-                let email = plan::normalise_email(u.email.as_deref().unwrap_or(""));
-                target
-                    .email_owners
-                    .get(&email)
-                    .filter(|owner| **owner != u.id)
-                    .map(|owner| Skip::EmailTaken { by: *owner })
-            });
-        if let Some(skip) = skip {
-            c.users.skipped.count(skip.category());
-            plan.issues.push(issue(u, skip.category(), skip.detail()));
-            let oauth = user_identities
-                .iter()
-                .filter(|i| !matches!(i.provider.as_str(), "email" | "phone"))
-                .count();
-            c.identities.owner_not_imported += oauth as u64;
-            c.identities.email_or_phone += (user_identities.len() - oauth) as u64;
-            c.profiles.owner_not_imported += user_profiles.len() as u64;
-            plan.skipped.push((u.id, skip));
+        if let Some(skip) = skip_reason(u, duplicates, &target) {
+            note_skip(&mut plan, u, skip, &user_identities, user_profiles.len());
             continue;
         }
 
@@ -288,145 +259,36 @@ pub fn plan_batch(
         for (cat, detail) in warnings {
             plan.issues.push(issue(u, cat, detail));
         }
-        if u.is_sso_user {
-            c.users.sso += 1;
-        }
-        if !u.banned_until.is_null() {
-            c.users.banned += 1;
-        }
-        if !u.email_confirmed {
-            c.users.unverified += 1;
-        }
-
+        count_user(&mut plan.counts, u);
         let password = classify_password(u);
-        match &password {
-            PasswordKind::Bcrypt(_) => c.passwords.bcrypt += 1,
-            PasswordKind::Argon2(_) => c.passwords.argon2 += 1,
-            PasswordKind::None => {
-                c.passwords.none += 1;
-                let providers: Vec<&str> = user_identities
-                    .iter()
-                    .map(|i| i.provider.as_str())
-                    .filter(|p| *p != "email")
-                    .collect();
-                let how = if u.is_sso_user {
-                    "SSO user".to_owned()
-                } else if providers.is_empty() {
-                    "magic link / OTP only".to_owned()
-                } else {
-                    format!("signs in with {}", providers.join(", "))
-                };
-                plan.issues.push(issue(
-                    u,
-                    "no_password",
-                    format!("no password ({how}); imported without a credential"),
-                ));
-            }
-            PasswordKind::Encrypted { key_id } => {
-                c.passwords.encrypted_refused += 1;
-                plan.issues.push(issue(
-                    u,
-                    "encrypted_hash",
-                    format!(
-                        "password hash is encrypted with Supabase's column encryption (aes-gcm-hkdf, key_id {key_id:?}) and cannot be verified: decrypt encrypted_password with that key and run the import again; imported without a credential meanwhile"
-                    ),
-                ));
-            }
-            PasswordKind::Unsupported { prefix } => {
-                c.passwords.unsupported_refused += 1;
-                plan.issues.push(issue(
-                    u,
-                    "unsupported_hash",
-                    format!("password hash of an unsupported scheme ({prefix}…); imported without a credential"),
-                ));
-            }
-            PasswordKind::OverCostCap { costs } => {
-                c.passwords.over_cost_cap_refused += 1;
-                plan.issues.push(issue(
-                    u,
-                    "hash_over_cost_cap",
-                    format!(
-                        "password hash declares {costs}, over the caps (bcrypt cost 14; argon2 m=65536 KiB, t=10, p=4) that keep one sign-in from starving the others; imported without a credential: the user sets a new password by reset"
-                    ),
-                ));
-            }
-            PasswordKind::SsoIgnored => {
-                c.passwords.sso_ignored += 1;
-                plan.issues.push(issue(
-                    u,
-                    "sso_password_ignored",
-                    "SSO user with a password hash: SSO users could not sign in with a password, so it is not imported",
-                ));
-            }
-        }
+        note_password(&mut plan, u, &password, &user_identities);
 
         let (ids, refused, not_needed) = identity_values(&user_identities, &user.created_at);
+        let c = &mut plan.counts;
         c.identities.email_or_phone += not_needed as u64;
         c.identities.refused += refused.len() as u64;
         for (_, detail) in refused {
             plan.issues.push(issue(u, "identity_refused", detail));
         }
 
-        let mut rejected_now = Vec::new();
-        if user_profiles.len() > 1 {
-            plan.issues.push(issue(
-                u,
-                "duplicate_profile",
-                format!(
-                    "{} profile rows share this key; the first is imported",
-                    user_profiles.len()
-                ),
-            ));
-        }
         let existing = target.existing.get(&u.id);
-        let profile = user_profiles.into_iter().next().map(|values| {
-            let mut row = Vec::new();
-            for ((col, source_col), v) in mapping.pairs.iter().zip(values) {
-                // A profile time the source lacks is the user's creation time.
-                if TIMES.contains(&col.name.as_str()) && v.is_null() {
-                    row.push((col.name.clone(), user.created_at.clone()));
-                    continue;
-                }
-                let converted = match plan::convert_value(&v, &col.kind) {
-                    Ok(v) => v,
-                    Err(why) => {
-                        rejected_now.push(col.name.clone());
-                        plan.issues.push(issue(
-                            u,
-                            "profile_value_rejected",
-                            format!("{} ← {source_col}: {why}; left out", col.name),
-                        ));
-                        Value::Null
-                    }
-                };
-                row.push((col.name.clone(), converted));
-            }
-            for col in &mapping.implicit_times {
-                row.push((col.name.clone(), user.created_at.clone()));
-            }
-            row
-        });
+        let (profile, rejected_now) = profile_values(
+            u,
+            user_profiles,
+            mapping,
+            &user.created_at,
+            &mut plan.issues,
+        );
         let profile_digest = profile.as_ref().map(|p| profile_digest(p));
-        // Values a constraint of ours refused at the last import stay out.
-        let mut rejected = rejected_now;
-        if let Some(e) =
-            existing.filter(|e| same(profile_digest.as_ref(), e.profile_digest.as_ref()))
-        {
-            for col in &e.rejected_profile_columns {
-                if !rejected.contains(col) {
-                    rejected.push(col.clone());
-                    plan.issues.push(issue(
-                        u,
-                        "profile_value_rejected",
-                        format!(
-                            "{col}: left out at an earlier import (it broke a constraint of ours)"
-                        ),
-                    ));
-                }
-            }
-        }
+        let rejected = carry_rejected(
+            u,
+            existing,
+            profile_digest.as_ref(),
+            rejected_now,
+            &mut plan.issues,
+        );
         let profile = profile.map(|p| finish_profile(p, &rejected, mapping));
-        c.profiles.values_rejected += rejected.len() as u64;
+        plan.counts.profiles.values_rejected += rejected.len() as u64;
 
         let digests = Digests {
             user: user.digest(),
@@ -434,65 +296,305 @@ pub fn plan_batch(
             identities: identities_digest(&ids),
             profile: profile_digest,
         };
-        let unit = match existing {
-            None => Unit {
-                write_user: true,
-                write_credential: password.hash().map(str::to_owned),
-                delete_credential: false,
-                has_credential: password.hash().is_some(),
-                write_identities: !ids.is_empty(),
-                write_profile: profile.is_some(),
-                write_mark: true,
+        plan.units.push(unit_of(
+            existing,
+            Planned {
                 user,
                 identities: ids,
                 profile,
                 digests,
                 rejected,
-                expected_hash: password.hash().map(str::to_owned),
-                failed: false,
-                fresh: true,
+                hash: password.hash(),
             },
-            Some(e) => {
-                let write_user = e.user_digest.as_slice() != digests.user.as_slice();
-                let cred_same = same(digests.credential.as_ref(), e.credential_digest.as_ref());
-                let write_identities = !ids.is_empty()
-                    && !same(digests.identities.as_ref(), e.identities_digest.as_ref());
-                let write_profile =
-                    profile.is_some() && !same(digests.profile.as_ref(), e.profile_digest.as_ref());
-                let write_credential = if cred_same {
-                    None
-                } else {
-                    password.hash().map(str::to_owned)
-                };
-                let delete_credential =
-                    !cred_same && password.hash().is_none() && e.credential_digest.is_some();
-                let write_mark = write_user
-                    || !cred_same
-                    || !same(digests.identities.as_ref(), e.identities_digest.as_ref())
-                    || !same(digests.profile.as_ref(), e.profile_digest.as_ref())
-                    || rejected != e.rejected_profile_columns;
-                Unit {
-                    write_user,
-                    write_credential,
-                    delete_credential,
-                    has_credential: password.hash().is_some(),
-                    write_identities,
-                    write_profile,
-                    write_mark,
-                    user,
-                    identities: ids,
-                    profile,
-                    digests,
-                    rejected,
-                    expected_hash: password.hash().map(str::to_owned),
-                    failed: false,
-                    fresh: false,
-                }
-            }
-        };
-        plan.units.push(unit);
+        ));
     }
     plan
+}
+
+/// Groups rows by their user id, keeping their order.
+fn by_user<T>(rows: impl IntoIterator<Item = (Uuid, T)>) -> HashMap<Uuid, Vec<T>> {
+    let mut out: HashMap<Uuid, Vec<T>> = HashMap::new();
+    for (id, row) in rows {
+        out.entry(id).or_default().push(row);
+    }
+    out
+}
+
+/// Why this user is not imported, if they are not: a rule of the row itself, a
+/// duplicate e-mail in the source, or an e-mail taken by another user here.
+fn skip_reason(
+    u: &SourceUser,
+    duplicates: &HashMap<Uuid, Uuid>,
+    target: &TargetView<'_>,
+) -> Option<Skip> {
+    plan::base_skip(u)
+        .or_else(|| {
+            duplicates
+                .get(&u.id)
+                .map(|w| Skip::DuplicateEmail { kept_by: *w })
+        })
+        .or_else(|| {
+            let email = plan::normalise_email(u.email.as_deref().unwrap_or(""));
+            target
+                .email_owners
+                .get(&email)
+                .filter(|owner| **owner != u.id)
+                .map(|owner| Skip::EmailTaken { by: *owner })
+        })
+}
+
+/// Reports a skipped user and counts what is not imported with them.
+fn note_skip(
+    plan: &mut BatchPlan,
+    u: &SourceUser,
+    skip: Skip,
+    user_identities: &[SourceIdentity],
+    profiles: usize,
+) {
+    let c = &mut plan.counts;
+    c.users.skipped.count(skip.category());
+    plan.issues.push(issue(u, skip.category(), skip.detail()));
+    let oauth = user_identities
+        .iter()
+        .filter(|i| !matches!(i.provider.as_str(), "email" | "phone"))
+        .count();
+    c.identities.owner_not_imported += oauth as u64;
+    c.identities.email_or_phone += (user_identities.len() - oauth) as u64;
+    c.profiles.owner_not_imported += profiles as u64;
+    plan.skipped.push((u.id, skip));
+}
+
+/// Counts the kinds of imported user (SSO, banned, unverified).
+fn count_user(c: &mut Counts, u: &SourceUser) {
+    if u.is_sso_user {
+        c.users.sso += 1;
+    }
+    if !u.banned_until.is_null() {
+        c.users.banned += 1;
+    }
+    if !u.email_confirmed {
+        c.users.unverified += 1;
+    }
+}
+
+/// Counts the user's password by kind, and reports every password not imported.
+fn note_password(
+    plan: &mut BatchPlan,
+    u: &SourceUser,
+    kind: &PasswordKind,
+    user_identities: &[SourceIdentity],
+) {
+    let c = &mut plan.counts.passwords;
+    let (category, detail) = match kind {
+        PasswordKind::Bcrypt(_) => {
+            c.bcrypt += 1;
+            return;
+        }
+        PasswordKind::Argon2(_) => {
+            c.argon2 += 1;
+            return;
+        }
+        PasswordKind::None => {
+            c.none += 1;
+            let how = sign_in_without_password(u, user_identities);
+            (
+                "no_password",
+                format!("no password ({how}); imported without a credential"),
+            )
+        }
+        PasswordKind::Encrypted { key_id } => {
+            c.encrypted_refused += 1;
+            (
+                "encrypted_hash",
+                format!(
+                    "password hash is encrypted with Supabase's column encryption (aes-gcm-hkdf, key_id {key_id:?}) and cannot be verified: decrypt encrypted_password with that key and run the import again; imported without a credential meanwhile"
+                ),
+            )
+        }
+        PasswordKind::Unsupported { prefix } => {
+            c.unsupported_refused += 1;
+            (
+                "unsupported_hash",
+                format!("password hash of an unsupported scheme ({prefix}…); imported without a credential"),
+            )
+        }
+        PasswordKind::OverCostCap { costs } => {
+            c.over_cost_cap_refused += 1;
+            (
+                "hash_over_cost_cap",
+                format!(
+                    "password hash declares {costs}, over the caps (bcrypt cost {}; argon2 m={} KiB, t={}, p={}) that keep one sign-in from starving the others; imported without a credential: the user sets a new password by reset",
+                    password::MAX_BCRYPT_COST,
+                    password::MAX_ARGON2_M_COST,
+                    password::MAX_ARGON2_T_COST,
+                    password::MAX_ARGON2_P_COST,
+                ),
+            )
+        }
+        PasswordKind::SsoIgnored => {
+            c.sso_ignored += 1;
+            (
+                "sso_password_ignored",
+                "SSO user with a password hash: SSO users could not sign in with a password, so it is not imported".to_owned(),
+            )
+        }
+    };
+    plan.issues.push(issue(u, category, detail));
+}
+
+/// How a user without a password signs in, for the report.
+fn sign_in_without_password(u: &SourceUser, user_identities: &[SourceIdentity]) -> String {
+    let providers: Vec<&str> = user_identities
+        .iter()
+        .map(|i| i.provider.as_str())
+        .filter(|p| *p != "email")
+        .collect();
+    if u.is_sso_user {
+        "SSO user".to_owned()
+    } else if providers.is_empty() {
+        "magic link / OTP only".to_owned()
+    } else {
+        format!("signs in with {}", providers.join(", "))
+    }
+}
+
+/// The user's profile as (column, value) in mapping order (the first of several
+/// source rows), and the columns whose value could not be converted (reported).
+fn profile_values(
+    u: &SourceUser,
+    user_profiles: Vec<Vec<Value>>,
+    mapping: &ProfileMapping,
+    user_created_at: &Value,
+    issues: &mut Vec<Issue>,
+) -> (Option<Vec<(String, Value)>>, Vec<String>) {
+    if user_profiles.len() > 1 {
+        issues.push(issue(
+            u,
+            "duplicate_profile",
+            format!(
+                "{} profile rows share this key; the first is imported",
+                user_profiles.len()
+            ),
+        ));
+    }
+    let mut rejected_now = Vec::new();
+    let profile = user_profiles.into_iter().next().map(|values| {
+        let mut row = Vec::new();
+        for ((col, source_col), v) in mapping.pairs.iter().zip(values) {
+            // A profile time the source lacks is the user's creation time.
+            if TIMES.contains(&col.name.as_str()) && v.is_null() {
+                row.push((col.name.clone(), user_created_at.clone()));
+                continue;
+            }
+            let converted = match plan::convert_value(&v, &col.kind) {
+                Ok(v) => v,
+                Err(why) => {
+                    rejected_now.push(col.name.clone());
+                    issues.push(issue(
+                        u,
+                        "profile_value_rejected",
+                        format!("{} ← {source_col}: {why}; left out", col.name),
+                    ));
+                    Value::Null
+                }
+            };
+            row.push((col.name.clone(), converted));
+        }
+        for col in &mapping.implicit_times {
+            row.push((col.name.clone(), user_created_at.clone()));
+        }
+        row
+    });
+    (profile, rejected_now)
+}
+
+/// The columns left out now, plus those a constraint of ours refused at the last
+/// import of the same profile (they stay out; reported again).
+fn carry_rejected(
+    u: &SourceUser,
+    existing: Option<&Existing>,
+    profile_digest: Option<&[u8; 32]>,
+    mut rejected: Vec<String>,
+    issues: &mut Vec<Issue>,
+) -> Vec<String> {
+    if let Some(e) = existing.filter(|e| same(profile_digest, e.profile_digest.as_ref())) {
+        for col in &e.rejected_profile_columns {
+            if !rejected.contains(col) {
+                rejected.push(col.clone());
+                issues.push(issue(
+                    u,
+                    "profile_value_rejected",
+                    format!("{col}: left out at an earlier import (it broke a constraint of ours)"),
+                ));
+            }
+        }
+    }
+    rejected
+}
+
+/// A user's rows as planned, before comparing them with the last import.
+struct Planned<'a> {
+    user: UserValues,
+    identities: Vec<IdentityValues>,
+    profile: Option<Vec<(String, Value)>>,
+    digests: Digests,
+    rejected: Vec<String>,
+    hash: Option<&'a str>,
+}
+
+/// The unit of work: everything for a user never imported, else only what changed
+/// since the last import (by digest).
+fn unit_of(existing: Option<&Existing>, p: Planned<'_>) -> Unit {
+    let Some(e) = existing else {
+        return Unit {
+            write_user: true,
+            write_credential: p.hash.map(str::to_owned),
+            delete_credential: false,
+            has_credential: p.hash.is_some(),
+            write_identities: !p.identities.is_empty(),
+            write_profile: p.profile.is_some(),
+            write_mark: true,
+            user: p.user,
+            identities: p.identities,
+            profile: p.profile,
+            digests: p.digests,
+            rejected: p.rejected,
+            expected_hash: p.hash.map(str::to_owned),
+            failed: false,
+            fresh: true,
+        };
+    };
+    let d = &p.digests;
+    let write_user = e.user_digest.as_slice() != d.user.as_slice();
+    let cred_same = same(d.credential.as_ref(), e.credential_digest.as_ref());
+    let identities_same = same(d.identities.as_ref(), e.identities_digest.as_ref());
+    let profile_same = same(d.profile.as_ref(), e.profile_digest.as_ref());
+    let write_mark = write_user
+        || !cred_same
+        || !identities_same
+        || !profile_same
+        || p.rejected != e.rejected_profile_columns;
+    Unit {
+        write_user,
+        write_credential: if cred_same {
+            None
+        } else {
+            p.hash.map(str::to_owned)
+        },
+        delete_credential: !cred_same && p.hash.is_none() && e.credential_digest.is_some(),
+        has_credential: p.hash.is_some(),
+        write_identities: !p.identities.is_empty() && !identities_same,
+        write_profile: p.profile.is_some() && !profile_same,
+        write_mark,
+        user: p.user,
+        identities: p.identities,
+        profile: p.profile,
+        digests: p.digests,
+        rejected: p.rejected,
+        expected_hash: p.hash.map(str::to_owned),
+        failed: false,
+        fresh: false,
+    }
 }
 
 /// Leaves out rejected values and fills NOT NULL columns that got no value with

@@ -4,17 +4,18 @@
 
 use std::collections::HashMap;
 
-use auth_server::password::{self, Scheme};
 use chrono::{DateTime, FixedOffset};
+use identity_core::password::{self, Scheme};
+use identity_core::{email, limits, schema};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-/// Our `identity.users.name` limit.
-pub const MAX_NAME_CHARS: usize = 256;
-/// Our `identity.users.image` limit.
-pub const MAX_IMAGE_CHARS: usize = 2048;
+/// Our `identity.users.image` limit, in characters.
+pub use identity_core::limits::IMAGE_MAX_CHARS as MAX_IMAGE_CHARS;
+/// Our `identity.users.name` limit, in characters.
+pub use identity_core::limits::NAME_MAX_CHARS as MAX_NAME_CHARS;
 /// `raw_user_meta_data` keys tried for the name, in order; then the e-mail's local part.
 pub const NAME_KEYS: [&str; 4] = ["full_name", "name", "user_name", "username"];
 /// `raw_user_meta_data` keys tried for the image, in order.
@@ -107,22 +108,14 @@ pub fn base_skip(u: &SourceUser) -> Option<Skip> {
     }
     match u.email.as_deref().map(str::trim) {
         None | Some("") => Some(Skip::NoEmail),
-        Some(e) if !is_storable_email(&e.to_lowercase()) => Some(Skip::InvalidEmail),
+        Some(e) if !email::is_storable(&email::normalize(e)) => Some(Skip::InvalidEmail),
         Some(_) => None,
     }
 }
 
-/// The lower-cased e-mail we store.
+/// The lower-cased e-mail we store (the auth-server's rule).
 pub fn normalise_email(email: &str) -> String {
-    email.trim().to_lowercase()
-}
-
-fn is_storable_email(e: &str) -> bool {
-    let len = e.chars().count();
-    (3..=320).contains(&len)
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
-        && e.rsplit_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+    email::normalize(email)
 }
 
 /// Duplicate e-mails (SSO users may share one with each other and with a password
@@ -180,7 +173,7 @@ pub fn display_name(meta: Option<&Value>, email: &str) -> String {
             .filter(|s| !s.is_empty())
     });
     let name = from_meta.unwrap_or_else(|| email.split('@').next().unwrap_or(email));
-    name.chars().take(MAX_NAME_CHARS).collect()
+    limits::truncate_name(name)
 }
 
 /// The image: the first non-blank `avatar_url` or `picture` of at most 2048
@@ -190,7 +183,7 @@ pub fn image(meta: Option<&Value>) -> Option<String> {
         meta.and_then(|m| m.get(k))
             .and_then(Value::as_str)
             .map(str::trim)
-            .filter(|s| !s.is_empty() && s.chars().count() <= MAX_IMAGE_CHARS)
+            .filter(|s| !s.is_empty() && limits::image_fits(s))
             .map(str::to_owned)
     })
 }
@@ -309,7 +302,7 @@ pub fn user_values(u: &SourceUser) -> (UserValues, Vec<(&'static str, String)>) 
         .role
         .as_deref()
         .map(str::trim)
-        .filter(|r| !r.is_empty() && r.chars().count() <= 64)
+        .filter(|r| !r.is_empty() && r.chars().count() <= limits::ROLE_MAX_CHARS)
         .unwrap_or(DEFAULT_ROLE)
         .to_owned();
     let values = UserValues {
@@ -372,9 +365,10 @@ pub fn identity_values(
             not_needed += 1;
             continue;
         }
-        let provider_ok =
-            (1..=64).contains(&i.provider.chars().count()) && i.provider != "credential";
-        let account_ok = (1..=255).contains(&i.provider_id.chars().count());
+        let provider_ok = (1..=limits::PROVIDER_ID_MAX_CHARS).contains(&i.provider.chars().count())
+            && i.provider != schema::CREDENTIAL_PROVIDER;
+        let account_ok =
+            (1..=limits::ACCOUNT_ID_MAX_CHARS).contains(&i.provider_id.chars().count());
         if !provider_ok || !account_ok {
             refused.push((
                 i.id,

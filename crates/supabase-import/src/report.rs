@@ -337,6 +337,8 @@ fn changes(c: &Changes, would: bool) -> String {
 }
 
 impl fmt::Display for Report {
+    // Long (~150 lines) on purpose: one statement per line of the printed report, in
+    // the order it prints, so the code reads like the output.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.counts;
         let would = self.dry_run;

@@ -59,6 +59,149 @@ async fn columns(
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
+/// The `auth.users` SELECT for the columns this GoTrue version has (a missing
+/// one reads as its neutral value, noted for the report).
+fn users_select(user_cols: &[String], notes: &mut Vec<String>) -> String {
+    let has = |c: &str| user_cols.iter().any(|x| x == c);
+    let or = |c: &str, expr: String, default: &str| if has(c) { expr } else { default.to_owned() };
+    let confirmed = if has("email_confirmed_at") {
+        "email_confirmed_at IS NOT NULL"
+    } else if has("confirmed_at") {
+        "confirmed_at IS NOT NULL"
+    } else {
+        "false"
+    };
+    let users_select = format!(
+        "SELECT id, email::text, encrypted_password::text, {confirmed}, {}, {}, {},
+                to_jsonb(created_at::timestamptz), {}, {}, {}, {}, {}
+         FROM auth.users",
+        or(
+            "raw_app_meta_data",
+            "raw_app_meta_data::jsonb".into(),
+            "NULL::jsonb"
+        ),
+        or(
+            "raw_user_meta_data",
+            "raw_user_meta_data::jsonb".into(),
+            "NULL::jsonb"
+        ),
+        or("role", "role::text".into(), "NULL::text"),
+        or(
+            "updated_at",
+            "to_jsonb(updated_at::timestamptz)".into(),
+            "NULL::jsonb"
+        ),
+        or(
+            "banned_until",
+            "to_jsonb(banned_until::timestamptz)".into(),
+            "NULL::jsonb"
+        ),
+        or(
+            "is_sso_user",
+            "COALESCE(is_sso_user, false)".into(),
+            "false"
+        ),
+        or("deleted_at", "deleted_at IS NOT NULL".into(), "false"),
+        or(
+            "is_anonymous",
+            "COALESCE(is_anonymous, false)".into(),
+            "false"
+        ),
+    );
+    for (c, what) in [
+        ("is_sso_user", "no SSO users"),
+        ("deleted_at", "no soft-deleted users"),
+        ("is_anonymous", "no anonymous users"),
+        ("banned_until", "no bans"),
+    ] {
+        if !has(c) {
+            notes.push(format!(
+                "auth.users has no {c} column (older GoTrue): assuming {what}"
+            ));
+        }
+    }
+    users_select
+}
+
+/// The `auth.identities` read of a batch's id range; `None` if there is no table.
+async fn identities_statement(
+    client: &Client,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<Option<Statement>> {
+    let identity_cols: Vec<String> = columns(client, "auth", "identities")
+        .await?
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect();
+    let identities = if identity_cols.is_empty() {
+        notes.push("the source has no auth.identities: no OAuth identities imported".into());
+        None
+    } else {
+        // Before late 2023 `id` was the provider's subject and there was no
+        // `provider_id`; a stable id is then derived from provider and subject.
+        let (id, provider_id) = if identity_cols.iter().any(|c| c == "provider_id") {
+            ("id", "provider_id")
+        } else {
+            ("md5(provider || ':' || id::text)::uuid", "id::text")
+        };
+        // A batch is a contiguous id range: a range scan of identities_user_id_idx.
+        let sql = format!(
+            "SELECT {id}, user_id, provider::text, {provider_id}, to_jsonb(created_at::timestamptz),
+                    to_jsonb(updated_at::timestamptz)
+             FROM auth.identities WHERE user_id BETWEEN $1 AND $2 ORDER BY user_id, 1"
+        );
+        Some(
+            client
+                .prepare_typed(&sql, &[Type::UUID, Type::UUID])
+                .await?,
+        )
+    };
+    Ok(identities)
+}
+
+/// The source's profile table (`--profiles-table`), if it has one.
+async fn profile_table(
+    client: &Client,
+    profiles_table: &str,
+    profiles_key: &str,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<Option<ProfileTable>> {
+    let profiles = if profiles_table.eq_ignore_ascii_case("none") {
+        None
+    } else {
+        let (schema, table) = profiles_table
+            .split_once('.')
+            .unwrap_or(("public", profiles_table));
+        let cols = columns(client, schema, table).await?;
+        if cols.is_empty() {
+            notes.push(format!(
+                "the source has no table {schema}.{table}: no profiles imported"
+            ));
+            None
+        } else {
+            let key_type = cols
+                .iter()
+                .find(|(c, _)| c == profiles_key)
+                .map(|(_, t)| t.clone())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{schema}.{table} has no column {profiles_key} (--profiles-key)"
+                    )
+                })?;
+            Some(ProfileTable {
+                quoted: format!("{}.{}", quote_ident(schema), quote_ident(table)),
+                name: format!("{schema}.{table}"),
+                key: quote_ident(profiles_key),
+                key_is_uuid: key_type == "uuid",
+                columns: cols.into_iter().map(|(c, _)| c).collect(),
+                query: None,
+                width: 0,
+            })
+        }
+    };
+    Ok(profiles)
+}
+
 impl Source {
     /// Connects (TLS as the URL says), makes the session read-only and inspects the schema.
     pub async fn connect(
@@ -85,65 +228,7 @@ impl Source {
                 "the source has no auth.users.{required}: is it a Supabase database (or a restored dump of one)?"
             );
         }
-        let has = |c: &str| user_cols.iter().any(|x| x == c);
-        let or =
-            |c: &str, expr: String, default: &str| if has(c) { expr } else { default.to_owned() };
-        let confirmed = if has("email_confirmed_at") {
-            "email_confirmed_at IS NOT NULL"
-        } else if has("confirmed_at") {
-            "confirmed_at IS NOT NULL"
-        } else {
-            "false"
-        };
-        let users_select = format!(
-            "SELECT id, email::text, encrypted_password::text, {confirmed}, {}, {}, {},
-                    to_jsonb(created_at::timestamptz), {}, {}, {}, {}, {}
-             FROM auth.users",
-            or(
-                "raw_app_meta_data",
-                "raw_app_meta_data::jsonb".into(),
-                "NULL::jsonb"
-            ),
-            or(
-                "raw_user_meta_data",
-                "raw_user_meta_data::jsonb".into(),
-                "NULL::jsonb"
-            ),
-            or("role", "role::text".into(), "NULL::text"),
-            or(
-                "updated_at",
-                "to_jsonb(updated_at::timestamptz)".into(),
-                "NULL::jsonb"
-            ),
-            or(
-                "banned_until",
-                "to_jsonb(banned_until::timestamptz)".into(),
-                "NULL::jsonb"
-            ),
-            or(
-                "is_sso_user",
-                "COALESCE(is_sso_user, false)".into(),
-                "false"
-            ),
-            or("deleted_at", "deleted_at IS NOT NULL".into(), "false"),
-            or(
-                "is_anonymous",
-                "COALESCE(is_anonymous, false)".into(),
-                "false"
-            ),
-        );
-        for (c, what) in [
-            ("is_sso_user", "no SSO users"),
-            ("deleted_at", "no soft-deleted users"),
-            ("is_anonymous", "no anonymous users"),
-            ("banned_until", "no bans"),
-        ] {
-            if !has(c) {
-                notes.push(format!(
-                    "auth.users has no {c} column (older GoTrue): assuming {what}"
-                ));
-            }
-        }
+        let users_select = users_select(&user_cols, &mut notes);
         let users_first = client
             .prepare_typed(
                 &format!("{users_select} ORDER BY id LIMIT $1"),
@@ -157,68 +242,8 @@ impl Source {
             )
             .await?;
 
-        let identity_cols: Vec<String> = columns(&client, "auth", "identities")
-            .await?
-            .into_iter()
-            .map(|(c, _)| c)
-            .collect();
-        let identities = if identity_cols.is_empty() {
-            notes.push("the source has no auth.identities: no OAuth identities imported".into());
-            None
-        } else {
-            // Before late 2023 `id` was the provider's subject and there was no
-            // `provider_id`; a stable id is then derived from provider and subject.
-            let (id, provider_id) = if identity_cols.iter().any(|c| c == "provider_id") {
-                ("id", "provider_id")
-            } else {
-                ("md5(provider || ':' || id::text)::uuid", "id::text")
-            };
-            // A batch is a contiguous id range: a range scan of identities_user_id_idx.
-            let sql = format!(
-                "SELECT {id}, user_id, provider::text, {provider_id}, to_jsonb(created_at::timestamptz),
-                        to_jsonb(updated_at::timestamptz)
-                 FROM auth.identities WHERE user_id BETWEEN $1 AND $2 ORDER BY user_id, 1"
-            );
-            Some(
-                client
-                    .prepare_typed(&sql, &[Type::UUID, Type::UUID])
-                    .await?,
-            )
-        };
-
-        let profiles = if profiles_table.eq_ignore_ascii_case("none") {
-            None
-        } else {
-            let (schema, table) = profiles_table
-                .split_once('.')
-                .unwrap_or(("public", profiles_table));
-            let cols = columns(&client, schema, table).await?;
-            if cols.is_empty() {
-                notes.push(format!(
-                    "the source has no table {schema}.{table}: no profiles imported"
-                ));
-                None
-            } else {
-                let key_type = cols
-                    .iter()
-                    .find(|(c, _)| c == profiles_key)
-                    .map(|(_, t)| t.clone())
-                    .ok_or_else(|| {
-                        anyhow::anyhow!(
-                            "{schema}.{table} has no column {profiles_key} (--profiles-key)"
-                        )
-                    })?;
-                Some(ProfileTable {
-                    quoted: format!("{}.{}", quote_ident(schema), quote_ident(table)),
-                    name: format!("{schema}.{table}"),
-                    key: quote_ident(profiles_key),
-                    key_is_uuid: key_type == "uuid",
-                    columns: cols.into_iter().map(|(c, _)| c).collect(),
-                    query: None,
-                    width: 0,
-                })
-            }
-        };
+        let identities = identities_statement(&client, &mut notes).await?;
+        let profiles = profile_table(&client, profiles_table, profiles_key, &mut notes).await?;
 
         Ok(Self {
             client,

@@ -4,20 +4,23 @@
 
 use std::collections::{HashMap, HashSet};
 
-use auth_server::password::{self, Scheme};
+use identity_core::password::{self, Scheme};
+use identity_core::schema::CREDENTIAL_PROVIDER;
 use indicatif::ProgressBar;
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::IsolationLevel;
+use tokio_postgres::{IsolationLevel, Row, Transaction};
 use uuid::Uuid;
 
-use crate::batch::{plan_batch, ProfileMapping, SourceBatch, TargetView};
+use crate::batch::{
+    plan_batch, BatchPlan, Existing, ProfileMapping, SourceBatch, TargetView, Unit,
+};
 use crate::plan::HashWriter;
 use crate::report::{ColumnCheck, Verification};
 use crate::source::Source;
-use crate::target::{read_existing, Statements, Target};
+use crate::target::{read_view, Statements, Target};
 
 const SAMPLE: usize = 10;
 
@@ -150,26 +153,14 @@ pub async fn verify(
         };
         let after = Some(last.id);
         let users = current.users;
-        let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
-        seen.extend(ids.iter().copied());
-        let emails: Vec<String> = users
-            .iter()
-            .filter_map(|u| u.email.as_deref())
-            .map(crate::plan::normalise_email)
-            .collect();
+        seen.extend(users.iter().map(|u| u.id));
         // The source reads the next batch while the target answers for this one.
-        let email_params: [&(dyn ToSql + Sync); 1] = [&emails];
-        let (fetched, existing, owners) = tokio::join!(
+        let (fetched, view) = tokio::join!(
             source.batch(after, batch_size),
-            read_existing(&tx, stmts, &ids),
-            tx.query(
-                "SELECT email, id FROM identity.users WHERE email = ANY($1)",
-                &email_params,
-            )
+            read_view(&tx, stmts, &users)
         );
         next = fetched?;
-        let existing = existing?;
-        let owners: HashMap<String, Uuid> = owners?.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let (existing, owners) = view?;
         let plan = plan_batch(
             SourceBatch {
                 users: &users,
@@ -183,14 +174,73 @@ pub async fn verify(
                 email_owners: &owners,
             },
         );
-        v.orphans.profiles_of_skipped_users += plan.counts.profiles.owner_not_imported;
-        v.orphans.identities_of_skipped_users += plan.counts.identities.owner_not_imported;
-        v.orphans.imported_users_now_skipped += plan
-            .skipped
-            .iter()
-            .filter(|(id, _)| existing.contains_key(id))
-            .count() as u64;
+        count_orphans(&mut v, &plan, &existing);
+        let actual = Actual::read(&tx, &plan, has_profiles).await?;
+        for unit in &plan.units {
+            check_unit(&mut v, &mut checks, unit, &actual)?;
+        }
+        bar.inc(users.len() as u64);
+    }
+    count_vanished(&mut v, &tx, &seen).await?;
+    tx.commit().await?;
+    v.orphans.profiles_without_source_user = source.count_profiles().await?.1;
+    source.end_snapshot().await?;
 
+    v.columns = checks.finish();
+    v.ok = v.users_missing.is_empty()
+        && v.users_found == v.users_expected
+        && v.columns.iter().all(|c| c.mismatches == 0);
+    Ok(v)
+}
+
+/// Rows left behind by users the rules skip.
+fn count_orphans(v: &mut Verification, plan: &BatchPlan, existing: &HashMap<Uuid, Existing>) {
+    v.orphans.profiles_of_skipped_users += plan.counts.profiles.owner_not_imported;
+    v.orphans.identities_of_skipped_users += plan.counts.identities.owner_not_imported;
+    v.orphans.imported_users_now_skipped += plan
+        .skipped
+        .iter()
+        .filter(|(id, _)| existing.contains_key(id))
+        .count() as u64;
+}
+
+/// Users imported from Supabase once that the source no longer has.
+async fn count_vanished(
+    v: &mut Verification,
+    tx: &Transaction<'_>,
+    seen: &HashSet<Uuid>,
+) -> anyhow::Result<()> {
+    let previously_imported: Vec<Uuid> = tx
+        .query(
+            "SELECT user_id FROM identity.imported_users WHERE source_kind = 'supabase'",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    v.orphans.imported_users_missing_from_source = previously_imported
+        .iter()
+        .filter(|id| !seen.contains(id))
+        .count() as u64;
+    Ok(())
+}
+
+/// What the target holds for a batch's units, as JSON rows by id.
+struct Actual {
+    users: HashMap<Uuid, Value>,
+    hashes: HashMap<Uuid, Option<String>>,
+    /// Identity accounts, by account id.
+    accounts: HashMap<Uuid, Value>,
+    profiles: HashMap<Uuid, Value>,
+}
+
+impl Actual {
+    async fn read(
+        tx: &Transaction<'_>,
+        plan: &BatchPlan,
+        has_profiles: bool,
+    ) -> anyhow::Result<Self> {
         let unit_ids: Vec<Uuid> = plan.units.iter().map(|u| u.user.id).collect();
         let identity_ids: Vec<Uuid> = plan
             .units
@@ -202,6 +252,10 @@ pub async fn verify(
         } else {
             "SELECT NULL::uuid, NULL::jsonb WHERE $1::uuid[] IS NULL"
         };
+        let hashes_sql = format!(
+            "SELECT user_id, password_hash FROM identity.accounts
+             WHERE provider_id = '{CREDENTIAL_PROVIDER}' AND user_id = ANY($1)"
+        );
         let by_user: [&(dyn ToSql + Sync); 1] = [&unit_ids];
         let by_identity: [&(dyn ToSql + Sync); 1] = [&identity_ids];
         let (users_rows, hash_rows, account_rows, profile_rows) = tokio::try_join!(
@@ -209,130 +263,121 @@ pub async fn verify(
                 "SELECT id, to_jsonb(u) FROM identity.users u WHERE id = ANY($1)",
                 &by_user,
             ),
-            tx.query(
-                "SELECT user_id, password_hash FROM identity.accounts
-                 WHERE provider_id = 'credential' AND user_id = ANY($1)",
-                &by_user,
-            ),
+            tx.query(&hashes_sql, &by_user),
             tx.query(
                 "SELECT id, to_jsonb(a) FROM identity.accounts a WHERE id = ANY($1)",
                 &by_identity,
             ),
             tx.query(profiles_sql, &by_user),
         )?;
-        let pairs = |rows: Vec<tokio_postgres::Row>| -> HashMap<Uuid, Value> {
+        let pairs = |rows: Vec<Row>| -> HashMap<Uuid, Value> {
             rows.iter().map(|r| (r.get(0), r.get(1))).collect()
         };
-        let actual_users = pairs(users_rows);
-        let hashes: HashMap<Uuid, Option<String>> =
-            hash_rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-        let accounts = pairs(account_rows);
-        let actual_profiles = pairs(profile_rows);
-
-        let gone = missing();
-        for unit in &plan.units {
-            let id = unit.user.id;
-            v.users_expected += 1;
-            let actual = actual_users.get(&id);
-            match actual {
-                Some(_) => v.users_found += 1,
-                None if v.users_missing.len() < SAMPLE => v.users_missing.push(id),
-                None => {}
-            }
-            let u = &unit.user;
-            let t = "identity.users";
-            checks.compare(t, "id", id, &u.id, field(actual, "id", &gone));
-            checks.compare(t, "name", id, &u.name, field(actual, "name", &gone));
-            checks.compare(t, "email", id, &u.email, field(actual, "email", &gone));
-            let verified = field(actual, "email_verified", &gone);
-            checks.compare(t, "email_verified", id, &u.email_verified, verified);
-            checks.compare(t, "image", id, &u.image, field(actual, "image", &gone));
-            checks.compare(t, "role", id, &u.role, field(actual, "role", &gone));
-            let created = field(actual, "created_at", &gone);
-            checks.compare(t, "created_at", id, &u.created_at, created);
-            let banned = field(actual, "banned_until", &gone);
-            checks.compare(t, "banned_until", id, &u.banned_until, banned);
-            let app = field(actual, "app_metadata", &gone);
-            checks.compare(t, "app_metadata", id, &u.app_metadata, app);
-            let user_meta = field(actual, "user_metadata", &gone);
-            checks.compare(t, "user_metadata", id, &u.user_metadata, user_meta);
-
-            let expected_hash = unit
-                .expected_hash
-                .clone()
-                .map(Value::from)
-                .unwrap_or(Value::Null);
-            let actual_hash = match hashes.get(&id) {
-                Some(h) => h.clone().map(Value::from).unwrap_or(Value::Null),
-                None => Value::Null,
-            };
-            let rehashed = expected_hash.is_string()
-                && expected_hash != actual_hash
-                && actual_hash
-                    .as_str()
-                    .is_some_and(|h| password::scheme(h) == Scheme::Current);
-            if rehashed {
-                v.rehashed_after_import += 1;
-            } else {
-                checks.compare(
-                    "identity.accounts",
-                    "password_hash",
-                    id,
-                    &expected_hash,
-                    &actual_hash,
-                );
-            }
-
-            for i in &unit.identities {
-                let expected = serde_json::to_value(i)?;
-                let actual = accounts.get(&i.id);
-                for col in ["user_id", "provider_id", "account_id"] {
-                    let a =
-                        actual.map_or_else(missing, |a| a.get(col).cloned().unwrap_or(Value::Null));
-                    checks.compare(
-                        "identity.accounts (identities)",
-                        col,
-                        i.id,
-                        &expected[col],
-                        &a,
-                    );
-                }
-            }
-
-            if let Some(profile) = &unit.profile {
-                let actual = actual_profiles.get(&id);
-                for (col, value) in profile {
-                    if col == "created_at" || col == "updated_at" {
-                        continue;
-                    }
-                    let a =
-                        actual.map_or_else(missing, |a| a.get(col).cloned().unwrap_or(Value::Null));
-                    checks.compare("learner.profiles", col, id, value, &a);
-                }
-            }
-        }
-        bar.inc(users.len() as u64);
+        Ok(Self {
+            users: pairs(users_rows),
+            hashes: hash_rows.iter().map(|r| (r.get(0), r.get(1))).collect(),
+            accounts: pairs(account_rows),
+            profiles: pairs(profile_rows),
+        })
     }
-    let previously_imported: Vec<Uuid> = tx
-        .query(
-            "SELECT user_id FROM identity.imported_users WHERE source_kind = 'supabase'",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    tx.commit().await?;
-    v.orphans.imported_users_missing_from_source = previously_imported
-        .iter()
-        .filter(|id| !seen.contains(id))
-        .count() as u64;
-    v.orphans.profiles_without_source_user = source.count_profiles().await?.1;
-    source.end_snapshot().await?;
+}
 
-    v.columns = checks.finish();
-    v.ok = v.users_missing.is_empty()
-        && v.users_found == v.users_expected
-        && v.columns.iter().all(|c| c.mismatches == 0);
-    Ok(v)
+/// Compares everything of one unit: user row, password, identities, profile.
+fn check_unit(
+    v: &mut Verification,
+    checks: &mut Checks,
+    unit: &Unit,
+    actual: &Actual,
+) -> anyhow::Result<()> {
+    let id = unit.user.id;
+    v.users_expected += 1;
+    let row = actual.users.get(&id);
+    match row {
+        Some(_) => v.users_found += 1,
+        None if v.users_missing.len() < SAMPLE => v.users_missing.push(id),
+        None => {}
+    }
+    check_user(checks, unit, row);
+    check_password(v, checks, unit, actual.hashes.get(&id));
+    for i in &unit.identities {
+        let expected = serde_json::to_value(i)?;
+        let actual = actual.accounts.get(&i.id);
+        for col in ["user_id", "provider_id", "account_id"] {
+            let a = actual.map_or_else(missing, |a| a.get(col).cloned().unwrap_or(Value::Null));
+            checks.compare(
+                "identity.accounts (identities)",
+                col,
+                i.id,
+                &expected[col],
+                &a,
+            );
+        }
+    }
+    if let Some(profile) = &unit.profile {
+        let actual = actual.profiles.get(&id);
+        for (col, value) in profile {
+            if col == "created_at" || col == "updated_at" {
+                continue;
+            }
+            let a = actual.map_or_else(missing, |a| a.get(col).cloned().unwrap_or(Value::Null));
+            checks.compare("learner.profiles", col, id, value, &a);
+        }
+    }
+    Ok(())
+}
+
+/// The copied columns of `identity.users`.
+fn check_user(checks: &mut Checks, unit: &Unit, actual: Option<&Value>) {
+    let gone = missing();
+    let (u, id) = (&unit.user, unit.user.id);
+    let t = "identity.users";
+    checks.compare(t, "id", id, &u.id, field(actual, "id", &gone));
+    checks.compare(t, "name", id, &u.name, field(actual, "name", &gone));
+    checks.compare(t, "email", id, &u.email, field(actual, "email", &gone));
+    let verified = field(actual, "email_verified", &gone);
+    checks.compare(t, "email_verified", id, &u.email_verified, verified);
+    checks.compare(t, "image", id, &u.image, field(actual, "image", &gone));
+    checks.compare(t, "role", id, &u.role, field(actual, "role", &gone));
+    let created = field(actual, "created_at", &gone);
+    checks.compare(t, "created_at", id, &u.created_at, created);
+    let banned = field(actual, "banned_until", &gone);
+    checks.compare(t, "banned_until", id, &u.banned_until, banned);
+    let app = field(actual, "app_metadata", &gone);
+    checks.compare(t, "app_metadata", id, &u.app_metadata, app);
+    let user_meta = field(actual, "user_metadata", &gone);
+    checks.compare(t, "user_metadata", id, &u.user_metadata, user_meta);
+}
+
+/// The password hash, unless the user signed in since and it was upgraded to ours.
+fn check_password(
+    v: &mut Verification,
+    checks: &mut Checks,
+    unit: &Unit,
+    stored: Option<&Option<String>>,
+) {
+    let expected_hash = unit
+        .expected_hash
+        .clone()
+        .map(Value::from)
+        .unwrap_or(Value::Null);
+    let actual_hash = match stored {
+        Some(h) => h.clone().map(Value::from).unwrap_or(Value::Null),
+        None => Value::Null,
+    };
+    let rehashed = expected_hash.is_string()
+        && expected_hash != actual_hash
+        && actual_hash
+            .as_str()
+            .is_some_and(|h| password::scheme(h) == Scheme::Current);
+    if rehashed {
+        v.rehashed_after_import += 1;
+    } else {
+        checks.compare(
+            "identity.accounts",
+            "password_hash",
+            unit.user.id,
+            &expected_hash,
+            &actual_hash,
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! `identity.accounts`: the `credential` account holds the password hash.
 
+use identity_core::schema::CREDENTIAL_PROVIDER;
 use uuid::Uuid;
 
 use super::GenericClient;
@@ -10,12 +11,11 @@ pub async fn insert_credential(
     user_id: Uuid,
     password_hash: &str,
 ) -> Result<(), tokio_postgres::Error> {
-    let stmt = client
-        .prepare_cached(
-            "INSERT INTO identity.accounts (user_id, provider_id, account_id, password_hash)
-             VALUES ($1::uuid, 'credential', $1::uuid::text, $2)",
-        )
-        .await?;
+    let sql = format!(
+        "INSERT INTO identity.accounts (user_id, provider_id, account_id, password_hash)
+         VALUES ($1::uuid, '{CREDENTIAL_PROVIDER}', $1::uuid::text, $2)"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
     client.execute(&stmt, &[&user_id, &password_hash]).await?;
     Ok(())
 }
@@ -25,12 +25,11 @@ pub async fn credential_hash(
     client: &impl GenericClient,
     user_id: Uuid,
 ) -> Result<Option<String>, tokio_postgres::Error> {
-    let stmt = client
-        .prepare_cached(
-            "SELECT password_hash FROM identity.accounts
-             WHERE user_id = $1 AND provider_id = 'credential'",
-        )
-        .await?;
+    let sql = format!(
+        "SELECT password_hash FROM identity.accounts
+         WHERE user_id = $1 AND provider_id = '{CREDENTIAL_PROVIDER}'"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
     Ok(client
         .query_opt(&stmt, &[&user_id])
         .await?
@@ -43,12 +42,11 @@ pub async fn set_credential_hash(
     user_id: Uuid,
     password_hash: &str,
 ) -> Result<bool, tokio_postgres::Error> {
-    let stmt = client
-        .prepare_cached(
-            "UPDATE identity.accounts SET password_hash = $2
-             WHERE user_id = $1 AND provider_id = 'credential'",
-        )
-        .await?;
+    let sql = format!(
+        "UPDATE identity.accounts SET password_hash = $2
+         WHERE user_id = $1 AND provider_id = '{CREDENTIAL_PROVIDER}'"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
     Ok(client.execute(&stmt, &[&user_id, &password_hash]).await? == 1)
 }
 
@@ -61,12 +59,11 @@ pub async fn replace_credential_hash(
     old_hash: &str,
     new_hash: &str,
 ) -> Result<bool, tokio_postgres::Error> {
-    let stmt = client
-        .prepare_cached(
-            "UPDATE identity.accounts SET password_hash = $3
-             WHERE user_id = $1 AND provider_id = 'credential' AND password_hash = $2",
-        )
-        .await?;
+    let sql = format!(
+        "UPDATE identity.accounts SET password_hash = $3
+         WHERE user_id = $1 AND provider_id = '{CREDENTIAL_PROVIDER}' AND password_hash = $2"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
     Ok(client
         .execute(&stmt, &[&user_id, &old_hash, &new_hash])
         .await?

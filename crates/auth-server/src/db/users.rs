@@ -1,12 +1,15 @@
 //! `identity.users`.
 
 use chrono::{DateTime, Utc};
+use identity_core::schema::CREDENTIAL_PROVIDER;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::GenericClient;
 
-/// Columns selected for a user, in [`UserRow::from_row`] order.
+/// Columns selected for a user, in [`UserRow::from_row`] order. Only the
+/// auth-server reads users in this shape (the importer writes and compares whole
+/// rows as JSON), so the list and [`UserRow`] stay here, not in `identity-core`.
 pub const USER_COLUMNS: &str =
     "u.id, u.name, u.email, u.email_verified, u.image, u.role, u.created_at, u.updated_at";
 
@@ -87,7 +90,7 @@ pub async fn find_with_password(
 ) -> Result<Option<(UserRow, Option<String>)>, tokio_postgres::Error> {
     let sql = format!(
         "SELECT {USER_COLUMNS}, a.password_hash FROM identity.users u
-         LEFT JOIN identity.accounts a ON a.user_id = u.id AND a.provider_id = 'credential'
+         LEFT JOIN identity.accounts a ON a.user_id = u.id AND a.provider_id = '{CREDENTIAL_PROVIDER}'
          WHERE u.email = $1"
     );
     let stmt = client.prepare_cached(&sql).await?;
@@ -153,7 +156,7 @@ pub async fn find_for_sign_in(
     let sql = format!(
         "SELECT {USER_COLUMNS}, a.password_hash, COALESCE(u.banned_until > now(), false)
          FROM identity.users u
-         LEFT JOIN identity.accounts a ON a.user_id = u.id AND a.provider_id = 'credential'
+         LEFT JOIN identity.accounts a ON a.user_id = u.id AND a.provider_id = '{CREDENTIAL_PROVIDER}'
          WHERE u.email = $1"
     );
     let stmt = client.prepare_cached(&sql).await?;

@@ -166,28 +166,50 @@ pub async fn dump(db: &TestDatabase) -> Vec<(String, Vec<Value>)> {
     out
 }
 
-/// The complete contents of every table of the target, bookkeeping included.
-pub async fn full_dump(db: &TestDatabase) -> Vec<Value> {
+/// Every table of `db` outside the system schemas — found in the catalogue, so a
+/// table added later is covered too — as its row count and an md5 of its rows in
+/// a stable order; then every sequence's position (a rolled-back INSERT still
+/// advances one). Two equal snapshots: nothing was written.
+pub async fn snapshot(db: &TestDatabase) -> Vec<(String, i64, String)> {
     let client = db.client().await;
+    let tables = client
+        .query(
+            "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
+             WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
+            &[],
+        )
+        .await
+        .expect("tables");
     let mut out = Vec::new();
-    for table in [
-        "identity.users",
-        "identity.accounts",
-        "identity.sessions",
-        "learner.profiles",
-        "identity.import_runs",
-        "identity.import_issues",
-        "identity.imported_users",
-    ] {
-        let rows = client
-            .query(
-                &format!("SELECT to_jsonb(t) FROM {table} t ORDER BY to_jsonb(t)::text"),
+    for t in &tables {
+        let table: String = t.get(0);
+        let row = client
+            .query_one(
+                &format!(
+                    "SELECT count(*), COALESCE(md5(string_agg(to_jsonb(t)::text, ','
+                       ORDER BY to_jsonb(t)::text)), '') FROM {table} t"
+                ),
                 &[],
             )
             .await
-            .expect("dump");
-        out.push(json!({table: rows.iter().map(|r| r.get::<_, Value>(0)).collect::<Vec<_>>()}));
+            .expect("table snapshot");
+        out.push((table, row.get(0), row.get(1)));
     }
+    let sequences = client
+        .query(
+            "SELECT format('%I.%I', schemaname, sequencename), COALESCE(last_value, 0)
+             FROM pg_sequences ORDER BY 1",
+            &[],
+        )
+        .await
+        .expect("sequences");
+    for s in &sequences {
+        out.push((s.get(0), s.get(1), "sequence".into()));
+    }
+    assert!(
+        out.iter().any(|(t, _, _)| t == "identity.users"),
+        "the snapshot covers our tables"
+    );
     out
 }
 

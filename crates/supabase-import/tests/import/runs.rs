@@ -158,7 +158,7 @@ async fn a_rerun_keeps_upgraded_hashes_and_copies_what_changed_in_the_source() {
 #[tokio::test]
 async fn a_dry_run_writes_nothing_and_tells_what_would_happen() {
     let f = Fixture::new().await;
-    let before = full_dump(&f.target).await;
+    let before = snapshot(&f.target).await;
     let report = f.import(|o| o.dry_run = true).await;
     assert!(report.dry_run && report.run_id.is_none() && report.verification.is_none());
     assert_eq!(
@@ -169,14 +169,14 @@ async fn a_dry_run_writes_nothing_and_tells_what_would_happen() {
     assert_eq!(report.issues_by_category, fixture_issues());
     assert!(report.to_string().contains("DRY RUN"));
     assert!(report.to_string().contains("10 would be inserted"));
-    assert_eq!(full_dump(&f.target).await, before);
+    assert_eq!(snapshot(&f.target).await, before, "a dry run wrote");
 
     // After a real import, a dry run finds nothing to do.
     f.import(|_| {}).await;
-    let before = full_dump(&f.target).await;
+    let before = snapshot(&f.target).await;
     let again = f.import(|o| o.dry_run = true).await;
     assert!(again.changed_nothing());
-    assert_eq!(full_dump(&f.target).await, before);
+    assert_eq!(snapshot(&f.target).await, before, "a dry run wrote");
 }
 
 #[tokio::test]
