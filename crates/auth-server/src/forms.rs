@@ -11,10 +11,7 @@ use crate::body::{Accepts, Fields};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Longest display name, in characters (Better Auth's schema).
-pub const NAME_MAX_CHARS: usize = 256;
-/// Longest image URL, in characters.
-pub const IMAGE_MAX_CHARS: usize = 2048;
+use identity_core::limits::{self, IMAGE_MAX_CHARS, NAME_MAX_CHARS};
 
 /// Which origin rule guards a form's endpoint (see [`crate::csrf`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +51,8 @@ pub struct Email(String);
 impl Email {
     /// Normalises and validates; `INVALID_EMAIL` otherwise.
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        let email = raw.trim().to_lowercase();
-        if crate::body::is_valid_email(&email) {
+        let email = identity_core::email::normalize(raw);
+        if identity_core::email::is_valid(&email) {
             Ok(Self(email))
         } else {
             Err(ApiError::InvalidEmail)
@@ -68,14 +65,14 @@ impl Email {
     }
 }
 
-/// A display name within [`NAME_MAX_CHARS`].
+/// A display name within [`NAME_MAX_CHARS`] characters (the identity limit).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
 impl DisplayName {
     /// Checks the length in characters.
     pub fn parse(raw: String) -> Result<Self, ApiError> {
-        if raw.chars().count() > NAME_MAX_CHARS {
+        if !limits::name_fits(&raw) {
             return Err(too_big("name", NAME_MAX_CHARS));
         }
         Ok(Self(raw))
@@ -95,7 +92,7 @@ pub struct ImageUrl(String);
 impl ImageUrl {
     /// Checks the length in characters.
     pub fn parse(raw: String) -> Result<Self, ApiError> {
-        if raw.chars().count() > IMAGE_MAX_CHARS {
+        if !limits::image_fits(&raw) {
             return Err(too_big("image", IMAGE_MAX_CHARS));
         }
         Ok(Self(raw))
