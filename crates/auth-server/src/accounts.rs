@@ -28,7 +28,7 @@ pub struct SignedIn {
 /// Creates a user with a password and a first session, in one transaction.
 /// A taken e-mail is 422 before any hashing; a race for it is decided by the
 /// unique constraint.
-#[tracing::instrument(skip_all, fields(user_id))]
+#[tracing::instrument(level = "debug", skip_all, fields(user_id))]
 pub async fn sign_up(
     state: &AppState,
     form: &SignUp,
@@ -69,7 +69,7 @@ pub async fn sign_up(
 /// password and a banned user all get the same 401; the ban is looked at only
 /// after the password, so the answer never tells a ban from a typo. An imported
 /// (bcrypt, older argon2) hash is replaced with argon2id after a successful check.
-#[tracing::instrument(skip_all, fields(user_id))]
+#[tracing::instrument(level = "debug", skip_all, fields(user_id))]
 pub async fn sign_in(
     state: &AppState,
     form: &SignIn,
@@ -141,7 +141,7 @@ pub struct PasswordChanged {
 /// Replaces the password after checking the current one; with
 /// `revokeOtherSessions` every session ends and a fresh one is opened, all in one
 /// transaction.
-#[tracing::instrument(skip_all, fields(user_id = %current.user.id))]
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %current.user.id))]
 pub async fn change_password(
     state: &AppState,
     current: &CurrentSession,
@@ -190,7 +190,7 @@ pub async fn change_password(
 }
 
 /// Sets `name` and/or `image` (`Some(None)` clears the image).
-#[tracing::instrument(skip_all, fields(user_id = %current.user.id))]
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %current.user.id))]
 pub async fn update_user(
     state: &AppState,
     current: &CurrentSession,

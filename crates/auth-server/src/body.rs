@@ -217,12 +217,6 @@ impl Fields {
     }
 }
 
-/// A pragmatic e-mail check (what zod's `email()` accepts, roughly); the rule
-/// lives in `identity_core::email::is_valid`.
-pub fn is_valid_email(email: &str) -> bool {
-    identity_core::email::is_valid(email)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,31 +257,6 @@ mod tests {
         let mut f = fields(json!({"name": "a\u{0}b"}));
         let _ = f.string("name");
         assert!(f.finish().is_err());
-    }
-
-    #[test]
-    fn email_check() {
-        for ok in [
-            "a@example.com",
-            "first.last+tag@sub.example.co",
-            "x_y@a-b.io",
-        ] {
-            assert!(is_valid_email(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "plain",
-            "@example.com",
-            "a@",
-            "a@b",
-            "a@b.c",
-            "a b@example.com",
-            "a@exa mple.com",
-            "a..b@example.com",
-            "a@-x.com",
-        ] {
-            assert!(!is_valid_email(bad), "{bad}");
-        }
     }
 }
 

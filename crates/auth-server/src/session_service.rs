@@ -36,7 +36,7 @@ pub enum Resolved {
 }
 
 /// Creates a session for `user_id` and returns its raw token with the row.
-#[tracing::instrument(skip_all, fields(%user_id, remember))]
+#[tracing::instrument(level = "debug", skip_all, fields(%user_id, remember))]
 pub async fn create(
     client: &impl GenericClient,
     state: &AppState,
@@ -66,7 +66,7 @@ pub async fn create(
 
 /// Resolves the request's session. With `allow_refresh`, a remembered session whose
 /// expiry was last pushed more than `updateAge` ago gets a new expiry.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn resolve(
     state: &AppState,
     req: &HttpRequest,
@@ -113,7 +113,7 @@ pub async fn resolve(
 }
 
 /// Ends the session the request presents, if any (sign-out: 200 even without one).
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn end_presented(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
     if let Some((token, _)) =
         credentials::presented_token(req, &state.signer, &state.cookies.session_token)
@@ -129,7 +129,7 @@ pub async fn end_presented(state: &AppState, req: &HttpRequest) -> Result<(), Ap
 /// The user's live sessions, each with a revocation handle (its id) in place of
 /// the token. 403 `SESSION_NOT_FRESH` when the caller's session is older than
 /// `freshAge`.
-#[tracing::instrument(skip_all, fields(user_id = %current.user.id))]
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %current.user.id))]
 pub async fn list(
     state: &AppState,
     current: &CurrentSession,
@@ -151,7 +151,7 @@ pub async fn list(
 
 /// Revokes one of the caller's sessions by handle (session id) or raw token;
 /// returns whether that was the caller's current session.
-#[tracing::instrument(skip_all, fields(user_id = %current.user.id))]
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %current.user.id))]
 pub async fn revoke(
     state: &AppState,
     current: &CurrentSession,
@@ -170,7 +170,7 @@ pub async fn revoke(
 }
 
 /// Ends every session of the caller's user, or every one but `keep`.
-#[tracing::instrument(skip_all, fields(user_id = %current.user.id))]
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %current.user.id))]
 pub async fn revoke_all(
     state: &AppState,
     current: &CurrentSession,

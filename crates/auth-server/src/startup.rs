@@ -102,6 +102,7 @@ impl Application {
         }
         state.keys.reload(&state.pool).await?;
         let key_task = tokio::spawn(key_maintenance(state.clone()));
+        tokio::spawn(calibrate_refusals(state.clone()));
 
         let listener = TcpListener::bind((state.settings.host.as_str(), state.settings.port))
             .with_context(|| format!("binding {}:{}", state.settings.host, state.settings.port))?;
@@ -290,4 +291,24 @@ fn error_bodies<B: actix_web::body::MessageBody + 'static>() -> ErrorHandlers<B>
             code: code.into(),
         }))
     })
+}
+
+/// Pads refused passwords to the time of the slowest stored bcrypt hash from the
+/// start, so the first probes cannot tell imported accounts from unknown e-mails.
+/// Best effort: without it the padding learns from the first bcrypt verification.
+async fn calibrate_refusals(state: web::Data<AppState>) {
+    let cost = async {
+        let client = state.pool.get().await?;
+        anyhow::Ok(crate::db::accounts::max_bcrypt_cost(&client).await?)
+    }
+    .await;
+    match cost {
+        Ok(Some(cost)) => {
+            if let Err(e) = state.hasher.calibrate_bcrypt(cost.unsigned_abs()).await {
+                tracing::warn!(error = %e, "could not measure bcrypt verification time");
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "could not look for bcrypt hashes"),
+    }
 }

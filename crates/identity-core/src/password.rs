@@ -9,7 +9,9 @@
 //! [`Verification::ValidOutdated`], and the caller replaces them with argon2id;
 //! new hashes are only ever argon2id with the parameters below.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use argon2::password_hash::{Ident, Output, ParamsString};
@@ -48,6 +50,53 @@ pub struct PasswordHasher {
     /// attacker retrying one address cannot fill the log: one WARN per hash per hour.
     over_cap_logged: moka::sync::Cache<u64, ()>,
     digest_keys: std::collections::hash_map::RandomState,
+    /// How long a refusal must take (see [`FailureFloor`]).
+    floor: Arc<FailureFloor>,
+}
+
+/// The typical time of one verification per kind of hash: our argon2id (and the
+/// dummy), and legacy hashes (imported bcrypt or argon2). A refused password is
+/// made to take as long as the slowest kind, measured from when hashing started:
+/// otherwise the time of a wrong answer tells an imported bcrypt account (~70 ms at
+/// Supabase's cost 10) from an unknown e-mail (the argon2id dummy, ~25 ms). Only
+/// refusals wait, on a timer (no CPU, no connection held); sign-ins do not.
+#[derive(Debug, Default)]
+struct FailureFloor {
+    current_us: AtomicU64,
+    legacy_us: AtomicU64,
+}
+
+/// Longest a refusal is made to wait, whatever was measured.
+const MAX_FLOOR: Duration = Duration::from_secs(2);
+
+impl FailureFloor {
+    /// Folds one measurement into the kind's moving average (weight 1/8; the
+    /// first sample is taken as is). Racy updates only lose a sample.
+    fn record(&self, legacy: bool, took: Duration) {
+        let slot = if legacy {
+            &self.legacy_us
+        } else {
+            &self.current_us
+        };
+        let sample = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let old = slot.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            old - old / 8 + sample / 8
+        };
+        slot.store(new.max(1), Ordering::Relaxed);
+    }
+
+    /// The slowest kind's typical time plus an eighth (so most refusals of that
+    /// kind need no wait and none ends early), capped at [`MAX_FLOOR`].
+    fn floor(&self) -> Duration {
+        let slowest = self
+            .current_us
+            .load(Ordering::Relaxed)
+            .max(self.legacy_us.load(Ordering::Relaxed));
+        Duration::from_micros(slowest + slowest / 8).min(MAX_FLOOR)
+    }
 }
 
 /// Every hasher slot and queue place is taken: the caller should answer 503 with
@@ -276,7 +325,31 @@ impl PasswordHasher {
                 .time_to_live(std::time::Duration::from_secs(3600))
                 .build(),
             digest_keys: Default::default(),
+            floor: Arc::default(),
         })
+    }
+
+    /// Measures one bcrypt verification at `cost` (the highest cost among stored
+    /// hashes), so refusals are padded to it before the first imported user ever
+    /// signs in. Call once at start-up when legacy bcrypt hashes exist.
+    pub async fn calibrate_bcrypt(&self, cost: u32) -> anyhow::Result<()> {
+        let cost = cost.clamp(4, MAX_BCRYPT_COST);
+        let password = random_password();
+        let took = self
+            .run(move |_| {
+                let stored = bcrypt::hash(&password, cost)?;
+                let started = Instant::now();
+                let _ = bcrypt::verify(b"not the password", &stored);
+                anyhow::Ok(started.elapsed())
+            })
+            .await??;
+        self.floor.record(true, took);
+        tracing::info!(
+            cost,
+            took_ms = took.as_millis() as u64,
+            "refusals padded to the bcrypt verification time"
+        );
+        Ok(())
     }
 
     async fn run<T: Send + 'static>(
@@ -348,10 +421,24 @@ impl PasswordHasher {
             Some(h) => (h.to_owned(), true),
             None => (self.dummy_hash.to_string(), false),
         };
-        let verdict = self
-            .run(move |w| verify_blocking(&password, &target, w))
+        let legacy = real && scheme(&target) != Scheme::Current;
+        let (verdict, took) = self
+            .run(move |w| {
+                let started = Instant::now();
+                let verdict = verify_blocking(&password, &target, w);
+                (verdict, started.elapsed())
+            })
             .await?;
-        Ok(if real { verdict } else { Verification::Invalid })
+        self.floor.record(legacy, took);
+        let verdict = if real { verdict } else { Verification::Invalid };
+        if !verdict.is_valid() {
+            // The wait counts from when hashing started, so time spent queueing
+            // for a hasher does not shorten it.
+            if let Some(rest) = self.floor.floor().checked_sub(took) {
+                tokio::time::sleep(rest).await;
+            }
+        }
+        Ok(verdict)
     }
 }
 
@@ -397,6 +484,63 @@ mod tests {
         bcrypt::hash_with_result(password, cost)
             .expect("bcrypt")
             .format_for_version(version)
+    }
+
+    #[tokio::test]
+    async fn refusals_take_as_long_as_the_slowest_kind_of_hash() {
+        let h = PasswordHasher::new(2, 64).expect("hasher");
+        let argon = h.hash("right horse").await.expect("hash");
+        let bcrypt = bcrypt_hash("right horse", 10, bcrypt::Version::TwoB);
+        // Learn both kinds.
+        for _ in 0..2 {
+            h.check("wrong", Some(&bcrypt)).await.expect("check");
+            h.check("wrong", None).await.expect("check");
+        }
+        let legacy = Duration::from_micros(h.floor.legacy_us.load(Ordering::Relaxed));
+        let current = Duration::from_micros(h.floor.current_us.load(Ordering::Relaxed));
+        assert!(
+            legacy > current,
+            "bcrypt-10 {legacy:?} vs argon2id {current:?}"
+        );
+        let floor = h.floor.floor();
+        assert!(floor >= legacy, "{floor:?} < {legacy:?}");
+        // An unknown user and a wrong argon2id password wait for the bcrypt time...
+        for stored in [None, Some(argon.as_str())] {
+            let started = Instant::now();
+            let verdict = h.check("wrong", stored).await.expect("check");
+            assert_eq!(verdict, Verification::Invalid);
+            assert!(
+                started.elapsed() >= floor,
+                "{:?} < {floor:?}",
+                started.elapsed()
+            );
+        }
+        // ...while a right password does not wait at all.
+        let started = Instant::now();
+        let verdict = h.check("right horse", Some(&argon)).await.expect("check");
+        assert_eq!(verdict, Verification::Valid);
+        let right = started.elapsed();
+        assert!(
+            right < floor,
+            "a sign-in took {right:?}, the floor is {floor:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn calibration_pads_refusals_before_any_bcrypt_hash_is_checked() {
+        let h = PasswordHasher::new(2, 64).expect("hasher");
+        assert_eq!(h.floor.floor(), Duration::ZERO);
+        h.calibrate_bcrypt(10).await.expect("calibrate");
+        let floor = h.floor.floor();
+        assert!(floor > Duration::ZERO);
+        let started = Instant::now();
+        h.check("wrong", None).await.expect("check");
+        assert!(
+            started.elapsed() >= floor,
+            "{:?} < {floor:?}",
+            started.elapsed()
+        );
+        assert!(floor <= MAX_FLOOR);
     }
 
     #[tokio::test]

@@ -19,26 +19,8 @@ async fn sign_up_get_a_jwt_and_manage_the_profile() {
     assert_eq!(profile_ready.status(), StatusCode::OK, "profile-api ready");
 
     // Sign up through the auth-server (bearer mode) and exchange the session for a JWT.
-    let res = send(
-        stack
-            .http
-            .post(format!("{}/api/auth/sign-up/email", stack.auth))
-            .json(&json!({"name": "Ada", "email": "ada@example.com", "password": "correct-horse-battery"})),
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let session = res
-        .headers()
-        .get("set-auth-token")
-        .expect("set-auth-token")
-        .to_str()
-        .expect("ascii")
-        .to_owned();
-    let user_id = body(res).await["user"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let jwt = stack.jwt(&session).await;
+    let ada = stack.learner("ada@example.com").await;
+    let (user_id, jwt) = (ada.id, ada.jwt);
 
     // No profile yet; without the JWT nothing at all.
     assert_eq!(

@@ -69,3 +69,19 @@ pub async fn replace_credential_hash(
         .await?
         == 1)
 }
+
+/// The highest cost among stored bcrypt password hashes (imported from Supabase),
+/// `None` when there are none. One scan at start-up.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn max_bcrypt_cost(
+    client: &impl GenericClient,
+) -> Result<Option<i32>, tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            "SELECT max(substring(password_hash from 5 for 2)::int) FROM identity.accounts
+             WHERE provider_id = $1 AND password_hash LIKE '$2_$%'",
+            &[&CREDENTIAL_PROVIDER],
+        )
+        .await?;
+    Ok(row.get(0))
+}

@@ -16,7 +16,7 @@ use crate::state::AppState;
     request_body(content = ChangePassword, content_type = "application/json"),
     security(("session_cookie" = []), ("session_bearer" = [])),
     responses((status = 200, body = auth_wire::TokenAndUser), (status = 400, body = auth_wire::ErrorBody, description = "INVALID_PASSWORD, PASSWORD_TOO_SHORT, PASSWORD_TOO_LONG"), (status = 401, body = auth_wire::ErrorBody)))]
-#[tracing::instrument(name = "change_password", skip_all)]
+#[tracing::instrument(name = "change_password", level = "debug", skip_all)]
 pub async fn change_password(
     Form(form): Form<ChangePassword>,
     current: CurrentSession,

@@ -24,7 +24,7 @@ pub struct GetSessionQuery {
     params(("disableRefresh" = Option<bool>, Query, description = "Do not slide the expiry")),
     security((), ("session_cookie" = []), ("session_bearer" = [])),
     responses((status = 200, body = Option<auth_wire::SessionWithUser>, description = "The session, or JSON null; `set-auth-jwt` carries an RS256 JWT")))]
-#[tracing::instrument(name = "get_session", skip_all)]
+#[tracing::instrument(name = "get_session", level = "debug", skip_all)]
 pub async fn get_session(
     req: HttpRequest,
     query: Option<Query<GetSessionQuery>>,
@@ -60,7 +60,7 @@ pub async fn post_get_session() -> Result<HttpResponse, ApiError> {
 #[utoipa::path(post, path = "/api/auth/sign-out", tag = "auth",
     security((), ("session_cookie" = []), ("session_bearer" = [])),
     responses((status = 200, description = "`{\"success\":true}`; clears the cookies"), (status = 403, body = auth_wire::ErrorBody)))]
-#[tracing::instrument(name = "sign_out", skip_all)]
+#[tracing::instrument(name = "sign_out", level = "debug", skip_all)]
 pub async fn sign_out(
     req: HttpRequest,
     _: Form<NoFields>,
@@ -80,7 +80,7 @@ pub async fn sign_out(
         (status = 200, body = Vec<auth_wire::Session>, description = "Live sessions; `token` is a revocation handle, not a credential"),
         (status = 401, body = auth_wire::ErrorBody), (status = 403, body = auth_wire::ErrorBody, description = "SESSION_NOT_FRESH"),
     ))]
-#[tracing::instrument(name = "list_sessions", skip_all)]
+#[tracing::instrument(name = "list_sessions", level = "debug", skip_all)]
 pub async fn list_sessions(
     current: CurrentSession,
     state: Data<AppState>,
@@ -95,7 +95,7 @@ pub async fn list_sessions(
     request_body(content = RevokeSession, content_type = "application/json"),
     security(("session_cookie" = []), ("session_bearer" = [])),
     responses((status = 200, description = "`{\"status\":true}`"), (status = 400, body = auth_wire::ErrorBody), (status = 401, body = auth_wire::ErrorBody)))]
-#[tracing::instrument(name = "revoke_session", skip_all)]
+#[tracing::instrument(name = "revoke_session", level = "debug", skip_all)]
 pub async fn revoke_session(
     Form(form): Form<RevokeSession>,
     current: CurrentSession,
@@ -111,7 +111,7 @@ pub async fn revoke_session(
 #[utoipa::path(post, path = "/api/auth/revoke-sessions", tag = "auth",
     security(("session_cookie" = []), ("session_bearer" = [])),
     responses((status = 200, description = "`{\"status\":true}`; every session ended"), (status = 401, body = auth_wire::ErrorBody)))]
-#[tracing::instrument(name = "revoke_sessions", skip_all)]
+#[tracing::instrument(name = "revoke_sessions", level = "debug", skip_all)]
 pub async fn revoke_sessions(
     _: Form<NoFields>,
     current: CurrentSession,
@@ -127,7 +127,7 @@ pub async fn revoke_sessions(
 #[utoipa::path(post, path = "/api/auth/revoke-other-sessions", tag = "auth",
     security(("session_cookie" = []), ("session_bearer" = [])),
     responses((status = 200, description = "`{\"status\":true}`"), (status = 401, body = auth_wire::ErrorBody)))]
-#[tracing::instrument(name = "revoke_other_sessions", skip_all)]
+#[tracing::instrument(name = "revoke_other_sessions", level = "debug", skip_all)]
 pub async fn revoke_other_sessions(
     _: Form<NoFields>,
     current: CurrentSession,

@@ -21,7 +21,7 @@ use crate::state::AppState;
         (status = 403, body = auth_wire::ErrorBody, description = "Origin / CSRF rules, INVALID_CALLBACK_URL"),
         (status = 415, body = auth_wire::ErrorBody),
     ))]
-#[tracing::instrument(name = "sign_in", skip_all)]
+#[tracing::instrument(name = "sign_in", level = "debug", skip_all)]
 pub async fn sign_in(
     Form(form): Form<SignInFields>,
     client: ClientInfo,

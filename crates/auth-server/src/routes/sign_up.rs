@@ -20,7 +20,7 @@ use crate::state::AppState;
         (status = 415, body = auth_wire::ErrorBody),
         (status = 422, body = auth_wire::ErrorBody, description = "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL"),
     ))]
-#[tracing::instrument(name = "sign_up", skip_all)]
+#[tracing::instrument(name = "sign_up", level = "debug", skip_all)]
 pub async fn sign_up(
     Form(form): Form<SignUpFields>,
     client: ClientInfo,

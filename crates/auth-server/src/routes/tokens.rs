@@ -13,7 +13,7 @@ use crate::state::AppState;
 #[utoipa::path(get, path = "/api/auth/token", tag = "keys",
     security(("session_cookie" = []), ("session_bearer" = [])),
     responses((status = 200, body = auth_wire::JwtResponse, description = "An RS256 JWT for backends"), (status = 401, body = auth_wire::ErrorBody)))]
-#[tracing::instrument(name = "token", skip_all)]
+#[tracing::instrument(name = "token", level = "debug", skip_all)]
 pub async fn token(
     current: CurrentSession,
     state: Data<AppState>,

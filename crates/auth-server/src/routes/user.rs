@@ -16,7 +16,7 @@ use crate::state::AppState;
     request_body(content = UpdateUser, content_type = "application/json"),
     security(("session_cookie" = []), ("session_bearer" = [])),
     responses((status = 200, description = "`{\"status\":true}`"), (status = 400, body = auth_wire::ErrorBody, description = "EMAIL_CAN_NOT_BE_UPDATED, NO_FIELDS_TO_UPDATE, VALIDATION_ERROR"), (status = 401, body = auth_wire::ErrorBody)))]
-#[tracing::instrument(name = "update_user", skip_all)]
+#[tracing::instrument(name = "update_user", level = "debug", skip_all)]
 pub async fn update_user(
     Form(form): Form<UpdateUser>,
     current: CurrentSession,

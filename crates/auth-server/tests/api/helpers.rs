@@ -131,20 +131,9 @@ impl TestApp {
     /// Signs up a fresh user and returns their credentials.
     pub async fn user(&self, email: &str) -> TestUser {
         let password = "correct-horse-battery".to_owned();
-        let res = self
-            .post(
-                "/sign-up/email",
-                &json!({"name": "Test User", "email": email, "password": password}),
-            )
-            .await;
+        let res = self.sign_up_response(email, &password).await;
         assert_eq!(res.status(), StatusCode::OK, "sign-up failed");
-        let signed = res
-            .headers()
-            .get("set-auth-token")
-            .expect("set-auth-token")
-            .to_str()
-            .expect("ascii")
-            .to_owned();
+        let signed = header_text(&res, "set-auth-token");
         let body: Value = res.json().await.expect("json");
         TestUser {
             email: email.to_lowercase(),
@@ -153,6 +142,15 @@ impl TestApp {
             signed,
             id: body["user"]["id"].as_str().expect("id").to_owned(),
         }
+    }
+
+    /// The raw response of a sign-up.
+    pub async fn sign_up_response(&self, email: &str, password: &str) -> Response {
+        self.post(
+            "/sign-up/email",
+            &json!({"name": "Test User", "email": email, "password": password}),
+        )
+        .await
     }
 
     /// Signs in and returns the new bearer (`token.sig`).
@@ -196,4 +194,14 @@ pub async fn assert_error(res: Response, status: StatusCode, code: Option<&str>)
     }
     assert!(body["message"].is_string(), "body: {body}");
     body
+}
+
+/// A response header as text; panics when it is missing.
+pub fn header_text(res: &Response, name: &str) -> String {
+    res.headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} missing"))
+        .to_str()
+        .expect("ascii")
+        .to_owned()
 }

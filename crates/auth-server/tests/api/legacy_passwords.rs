@@ -32,7 +32,7 @@ fn argon2_hash(alg: Algorithm, m: u32, t: u32) -> String {
 
 impl TestApp {
     /// Inserts a user with a credential hash straight into the tables, as the import does.
-    async fn insert_legacy_user(
+    pub(crate) async fn insert_legacy_user(
         &self,
         email: &str,
         hash: &str,

@@ -469,20 +469,11 @@ async fn with_no_key_loaded_token_is_503_and_sign_up_still_succeeds_without_a_jw
         .expect("reload");
 
     let res = app
-        .post(
-            "/sign-up/email",
-            &serde_json::json!({"name": "n", "email": "nokey@example.com", "password": "long-enough-1"}),
-        )
+        .sign_up_response("nokey@example.com", "long-enough-1")
         .await;
     assert_eq!(res.status(), reqwest::StatusCode::OK, "the account is made");
     assert!(!res.headers().contains_key("set-auth-jwt"));
-    let signed = res
-        .headers()
-        .get("set-auth-token")
-        .expect("set-auth-token")
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let signed = header_text(&res, "set-auth-token");
     let res = app.get_bearer("/token", &signed).await;
     assert!(res.headers().contains_key("retry-after"));
     assert_error(

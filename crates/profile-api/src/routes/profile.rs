@@ -56,7 +56,7 @@ async fn explain_no_match(
         (status = 304, description = "Not modified"),
         (status = 401, body = crate::openapi::ProblemBody), (status = 404, body = crate::openapi::ProblemBody, description = "PROFILE_NOT_FOUND"),
     ))]
-#[tracing::instrument(name = "profile_get", skip_all)]
+#[tracing::instrument(name = "profile_get", level = "debug", skip_all)]
 pub async fn get(
     caller: Caller,
     req: HttpRequest,
@@ -93,7 +93,7 @@ pub async fn get(
         (status = 400, body = crate::openapi::ProblemBody), (status = 401, body = crate::openapi::ProblemBody), (status = 412, body = crate::openapi::ProblemBody), (status = 413, body = crate::openapi::ProblemBody),
         (status = 415, body = crate::openapi::ProblemBody), (status = 422, body = crate::openapi::ProblemBody, description = "VALIDATION_ERROR naming the field"),
     ))]
-#[tracing::instrument(name = "profile_put", skip_all)]
+#[tracing::instrument(name = "profile_put", level = "debug", skip_all)]
 pub async fn put(
     caller: Caller,
     req: HttpRequest,
@@ -132,7 +132,7 @@ pub async fn put(
         (status = 400, body = crate::openapi::ProblemBody), (status = 401, body = crate::openapi::ProblemBody), (status = 404, body = crate::openapi::ProblemBody), (status = 412, body = crate::openapi::ProblemBody),
         (status = 415, body = crate::openapi::ProblemBody), (status = 422, body = crate::openapi::ProblemBody),
     ))]
-#[tracing::instrument(name = "profile_patch", skip_all)]
+#[tracing::instrument(name = "profile_patch", level = "debug", skip_all)]
 pub async fn patch(
     caller: Caller,
     req: HttpRequest,
@@ -159,7 +159,7 @@ pub async fn patch(
 #[utoipa::path(delete, path = "/api/profile", tag = "profile", security(("bearer_jwt" = [])),
     params(("If-Match" = Option<String>, Header, description = "Delete only this version (412 otherwise)")),
     responses((status = 204, description = "Deleted"), (status = 401, body = crate::openapi::ProblemBody), (status = 404, body = crate::openapi::ProblemBody), (status = 412, body = crate::openapi::ProblemBody)))]
-#[tracing::instrument(name = "profile_delete", skip_all)]
+#[tracing::instrument(name = "profile_delete", level = "debug", skip_all)]
 pub async fn delete(
     caller: Caller,
     req: HttpRequest,
@@ -179,7 +179,7 @@ pub async fn delete(
 /// `HEAD /api/profile`: the headers of a GET.
 #[utoipa::path(head, path = "/api/profile", tag = "profile", security(("bearer_jwt" = [])),
     responses((status = 200, description = "Exists", headers(("ETag" = String))), (status = 304, description = "Not modified"), (status = 401, body = crate::openapi::ProblemBody), (status = 404, body = crate::openapi::ProblemBody)))]
-#[tracing::instrument(name = "profile_head", skip_all)]
+#[tracing::instrument(name = "profile_head", level = "debug", skip_all)]
 pub async fn head(
     caller: Caller,
     req: HttpRequest,

@@ -150,19 +150,7 @@ async fn tokens_for_another_issuer_are_refused() {
     assert_eq!(bad["sub"], good["sub"]);
     assert_eq!(kid_of(&wrong), kid_of(&control.jwt));
 
-    let res = app.get_profile(&wrong).await;
-    assert_unauthorized(res, "INVALID_TOKEN", r#"Bearer error="invalid_token""#).await;
-    // Positive control: the same setup with the right issuer is accepted.
-    assert_eq!(
-        app.put_profile(&control.jwt, &json!({"display_name": "Iss"}))
-            .await
-            .status(),
-        StatusCode::CREATED
-    );
-    assert_eq!(app.get_profile(&control.jwt).await.status(), StatusCode::OK);
-    // And the refused token still is after the profile exists.
-    let res = app.get_profile(&wrong).await;
-    assert_unauthorized(res, "INVALID_TOKEN", r#"Bearer error="invalid_token""#).await;
+    refused_while_the_control_works(&app, &wrong, &control.jwt).await;
 }
 
 #[tokio::test]
@@ -183,17 +171,22 @@ async fn tokens_for_another_audience_are_refused() {
     assert_eq!(bad["sub"], good["sub"]);
     assert_eq!(kid_of(&wrong), kid_of(&control.jwt));
 
-    let res = app.get_profile(&wrong).await;
+    refused_while_the_control_works(&app, &wrong, &control.jwt).await;
+}
+
+/// `wrong` is refused, while `control` (same setup, right value) creates and reads
+/// a profile; `wrong` stays refused once the profile exists.
+async fn refused_while_the_control_works(app: &TestApp, wrong: &str, control: &str) {
+    let res = app.get_profile(wrong).await;
     assert_unauthorized(res, "INVALID_TOKEN", r#"Bearer error="invalid_token""#).await;
-    // Positive control: the same setup with the right audience is accepted.
     assert_eq!(
-        app.put_profile(&control.jwt, &json!({"display_name": "Aud"}))
+        app.put_profile(control, &json!({"display_name": "Control"}))
             .await
             .status(),
         StatusCode::CREATED
     );
-    assert_eq!(app.get_profile(&control.jwt).await.status(), StatusCode::OK);
-    let res = app.get_profile(&wrong).await;
+    assert_eq!(app.get_profile(control).await.status(), StatusCode::OK);
+    let res = app.get_profile(wrong).await;
     assert_unauthorized(res, "INVALID_TOKEN", r#"Bearer error="invalid_token""#).await;
 }
 
