@@ -2,7 +2,7 @@
 //! account, shared by every instance (Postgres or Redis), counted by route whatever
 //! the path's spelling, and the argon2 queue bounded.
 
-use crate::helpers::{assert_error, spawn_app_with, start, TestApp};
+use crate::helpers::{assert_error, header_text, spawn_app_with, start, TestApp};
 use auth_server::Settings;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -23,15 +23,7 @@ async fn post_to(app: &TestApp, url: &str, body: &Value, xff: Option<&str>) -> R
 
 /// The seconds of a 429's `Retry-After`, after checking `x-retry-after` agrees.
 async fn assert_limited(res: Response) -> u64 {
-    let header = |name: &str| -> u64 {
-        res.headers()
-            .get(name)
-            .unwrap_or_else(|| panic!("{name} missing"))
-            .to_str()
-            .expect("ascii")
-            .parse()
-            .expect("seconds")
-    };
+    let header = |name: &str| -> u64 { header_text(&res, name).parse().expect("seconds") };
     let retry = header("retry-after");
     assert_eq!(retry, header("x-retry-after"));
     assert_error(

@@ -245,14 +245,7 @@ async fn credential_endpoints_are_rate_limited_per_ip() {
     }
     let res = app.post("/sign-in/email", &creds).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = res
-        .headers()
-        .get("x-retry-after")
-        .expect("x-retry-after")
-        .to_str()
-        .expect("ascii")
-        .parse()
-        .expect("seconds");
+    let retry: u64 = header_text(&res, "x-retry-after").parse().expect("seconds");
     assert!((1..=60).contains(&retry));
     let body: Value = res.json().await.expect("json");
     assert_eq!(
