@@ -25,20 +25,40 @@ pub struct SignedIn {
     pub user: UserRow,
 }
 
-/// Creates a user with a password and a first session, in one transaction.
-/// A taken e-mail is 422 before any hashing; a race for it is decided by the
-/// unique constraint.
+/// What sign-up did.
+pub enum SignedUp {
+    /// The user exists and is signed in.
+    SignedIn(SignedIn),
+    /// `AUTH_REQUIRE_EMAIL_VERIFICATION`: no session until the mailed link is
+    /// opened. For a taken address this is a look-alike user that was never stored,
+    /// so the answer does not tell who is registered.
+    AwaitingVerification(UserRow),
+}
+
+/// Creates a user with a password and, unless verification is required, a first
+/// session, in one transaction together with the verification mail when one is
+/// sent. A taken e-mail is 422 before any hashing (or, when verification is
+/// required, the same answer as a new one); a race for it is decided by the unique
+/// constraint.
 #[tracing::instrument(level = "debug", skip_all, fields(user_id))]
 pub async fn sign_up(
     state: &AppState,
     form: &SignUp,
     client: &ClientInfo,
-) -> Result<SignedIn, ApiError> {
+) -> Result<SignedUp, ApiError> {
     state
         .check_rate_limit(client.ip, Account::Email(form.email.as_str()))
         .await?;
+    let require = state.settings.require_email_verification;
+    let send_mail = require || state.settings.send_verification_on_sign_up;
     if users::email_exists(&state.pool.get().await?, form.email.as_str()).await? {
-        return Err(ApiError::UserAlreadyExists);
+        if !require {
+            return Err(ApiError::UserAlreadyExists);
+        }
+        // Same work and same answer as a real sign-up.
+        state.hasher.hash(form.password.expose()).await?;
+        tracing::info!("sign-up for a taken address answered as awaiting verification");
+        return Ok(SignedUp::AwaitingVerification(look_alike_user(form)));
     }
     let hash = state.hasher.hash(form.password.expose()).await?;
 
@@ -53,16 +73,45 @@ pub async fn sign_up(
     .await?
     .ok_or(ApiError::UserAlreadyExists)?;
     accounts::insert_credential(&tx, user.id, &hash).await?;
-    let remember = form.remember_me.unwrap_or(true);
-    let (token, session) = session_service::create(&tx, state, user.id, remember, client).await?;
+    if send_mail {
+        let callback = form.callback_url.as_ref().map(|c| c.as_str());
+        crate::email_verification::queue_verification(&tx, state, &user, callback).await?;
+    }
+    let session = if require {
+        None
+    } else {
+        let remember = form.remember_me.unwrap_or(true);
+        Some(session_service::create(&tx, state, user.id, remember, client).await?)
+    };
     tx.commit().await?;
+    if send_mail {
+        state.mailer.wake();
+    }
     tracing::Span::current().record("user_id", tracing::field::display(user.id));
-    tracing::info!(user_id = %user.id, "user signed up");
-    Ok(SignedIn {
-        token,
-        session,
-        user,
+    tracing::info!(user_id = %user.id, verification_mailed = send_mail, "user signed up");
+    Ok(match session {
+        Some((token, session)) => SignedUp::SignedIn(SignedIn {
+            token,
+            session,
+            user,
+        }),
+        None => SignedUp::AwaitingVerification(user),
     })
+}
+
+/// A user shaped like a fresh sign-up's, never stored.
+fn look_alike_user(form: &SignUp) -> UserRow {
+    let now = chrono::Utc::now();
+    UserRow {
+        id: Uuid::new_v4(),
+        name: form.name.as_str().to_owned(),
+        email: form.email.as_str().to_owned(),
+        email_verified: false,
+        image: form.image.as_ref().map(|i| i.as_str().to_owned()),
+        role: "authenticated".into(),
+        created_at: now,
+        updated_at: now,
+    }
 }
 
 /// Checks e-mail and password and opens a new session. Unknown e-mail, wrong
@@ -93,6 +142,18 @@ pub async fn sign_in(
             return Err(ApiError::InvalidEmailOrPassword);
         }
     };
+    // An unverified address signs in only when nothing requires it verified: not
+    // `AUTH_REQUIRE_EMAIL_VERIFICATION`, and not an imported password whose owner
+    // never confirmed the address on Supabase. Said only after a correct password.
+    if !candidate.user.email_verified
+        && (state.settings.require_email_verification || candidate.awaits_confirmed_email)
+    {
+        tracing::info!(user_id = %candidate.user.id, "sign-in refused: e-mail not verified");
+        let callback = form.callback_url.as_ref().map(|c| c.as_str());
+        crate::email_verification::resend_at_sign_in(state, &candidate.user, callback, client)
+            .await;
+        return Err(ApiError::EmailNotVerified);
+    }
     if verdict == Verification::ValidOutdated {
         if let Some(old) = candidate.password_hash.as_deref() {
             upgrade_hash(state, candidate.user.id, &form.password, old).await;
@@ -205,4 +266,50 @@ pub async fn update_user(
     )
     .await?
     .ok_or(ApiError::Unauthorized)
+}
+
+/// `POST /verify-password`: whether `password` is the signed-in user's (rate-limited
+/// like every password check).
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %current.user.id))]
+pub async fn verify_password(
+    state: &AppState,
+    current: &CurrentSession,
+    password: &str,
+    client: &ClientInfo,
+) -> Result<(), ApiError> {
+    state
+        .check_rate_limit(client.ip, Account::User(current.user.id))
+        .await?;
+    if password.encode_utf16().count() > state.settings.password_max_length {
+        return Err(ApiError::InvalidPassword);
+    }
+    let stored = accounts::credential_hash(&state.pool.get().await?, current.user.id).await?;
+    // No credential: the refusal still costs a hash, like a wrong password.
+    if state.hasher.verify(password, stored.as_deref()).await? && stored.is_some() {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidPassword)
+    }
+}
+
+/// `GET /list-accounts`: the user's ways to sign in.
+#[tracing::instrument(level = "debug", skip_all, fields(user_id = %current.user.id))]
+pub async fn list_accounts(
+    state: &AppState,
+    current: &CurrentSession,
+) -> Result<Vec<auth_wire::LinkedAccount>, ApiError> {
+    let client = state.pool.get().await?;
+    Ok(accounts::list_for_user(&client, current.user.id)
+        .await?
+        .into_iter()
+        .map(|a| auth_wire::LinkedAccount {
+            id: a.id,
+            provider_id: a.provider_id,
+            account_id: a.account_id,
+            user_id: a.user_id,
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+            scopes: Vec::new(),
+        })
+        .collect())
 }

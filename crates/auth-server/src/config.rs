@@ -123,6 +123,64 @@ pub struct Settings {
     pub rate_limit_redis_url: Option<String>,
     /// Prefix of the Redis keys, so deployments can share one Redis.
     pub rate_limit_redis_prefix: String,
+    /// Mails sent per window by each mail-sending endpoint, per client IP and per
+    /// recipient address.
+    pub mail_rate_limit_max: u32,
+    /// The mail window, seconds.
+    pub mail_rate_limit_window: i64,
+    /// The product's name in mails.
+    pub product_name: String,
+    /// SMTP relay: `smtp://user:pass@host:587` (STARTTLS required),
+    /// `smtps://user:pass@host:465` (TLS), `smtp://127.0.0.1:2525?tls=none` (plain,
+    /// loopback only). Unset: mails go to `mail_outbox_dir`, if set.
+    pub smtp_url: Option<String>,
+    /// A PEM root certificate to trust for the relay (a private CA).
+    pub smtp_ca_file: Option<String>,
+    /// Seconds one SMTP conversation may take.
+    pub smtp_timeout: u64,
+    /// The `From:` of every mail; default `<product name> <no-reply@<base URL host>>`.
+    pub mail_from: Option<String>,
+    /// Without `smtp_url`: write mails as `.eml` files here and log their links
+    /// (development).
+    pub mail_outbox_dir: Option<String>,
+    /// Templates that replace the built-in ones (`<kind>.subject|txt|html`).
+    pub mail_templates_dir: Option<String>,
+    /// Seconds before the first retry of a mail; each next one doubles.
+    pub mail_retry_initial: f64,
+    /// Longest delay between retries, seconds.
+    pub mail_retry_max: f64,
+    /// A mail not delivered this many seconds after it was queued is given up (logged).
+    pub mail_give_up_after: u64,
+    /// How often an idle outbox worker looks for due mail, seconds.
+    pub mail_poll_interval: f64,
+    /// Anonymous mail requests (password reset, verification) answer no sooner than
+    /// this many milliseconds, so the time never tells a known address.
+    pub mail_request_floor_ms: u64,
+    /// Refuse password sign-in (403 `EMAIL_NOT_VERIFIED`) until the address is verified.
+    pub require_email_verification: bool,
+    /// Send the verification mail at sign-up.
+    pub send_verification_on_sign_up: bool,
+    /// Opening the verification link signs the user in.
+    pub auto_sign_in_after_verification: bool,
+    /// Lifetime of verification and change-email links, seconds.
+    pub verification_token_ttl: i64,
+    /// Lifetime of password-reset links, seconds.
+    pub reset_token_ttl: i64,
+    /// Lifetime of account-deletion links, seconds.
+    pub delete_token_ttl: i64,
+    /// A password reset ends every session of the user.
+    pub reset_revokes_sessions: bool,
+    /// Where a reset link lands when the client gave no `redirectTo` (an app page
+    /// that reads `?token=`); unset: the link reports the missing page.
+    pub password_reset_page: Option<String>,
+    /// `POST /change-email` is served.
+    pub change_email_enabled: bool,
+    /// A verified user's change is first confirmed from the old address.
+    pub change_email_confirm_old_address: bool,
+    /// `POST /delete-user` is served.
+    pub delete_user_enabled: bool,
+    /// Deleting asks for confirmation by a mailed link (opened in the signed-in browser).
+    pub delete_user_confirm_by_email: bool,
 }
 
 impl Default for Settings {
@@ -173,6 +231,32 @@ impl Default for Settings {
             rate_limit_account_window: 300,
             rate_limit_redis_url: None,
             rate_limit_redis_prefix: "auth:rl:".into(),
+            mail_rate_limit_max: 3,
+            mail_rate_limit_window: 60,
+            product_name: "Learning platform".into(),
+            smtp_url: None,
+            smtp_ca_file: None,
+            smtp_timeout: 10,
+            mail_from: None,
+            mail_outbox_dir: None,
+            mail_templates_dir: None,
+            mail_retry_initial: 10.0,
+            mail_retry_max: 600.0,
+            mail_give_up_after: 24 * 3600,
+            mail_poll_interval: 2.0,
+            mail_request_floor_ms: 300,
+            require_email_verification: false,
+            send_verification_on_sign_up: false,
+            auto_sign_in_after_verification: false,
+            verification_token_ttl: 3600,
+            reset_token_ttl: 3600,
+            delete_token_ttl: 24 * 3600,
+            reset_revokes_sessions: true,
+            password_reset_page: None,
+            change_email_enabled: true,
+            change_email_confirm_old_address: true,
+            delete_user_enabled: true,
+            delete_user_confirm_by_email: false,
         }
     }
 }
@@ -296,6 +380,7 @@ impl Settings {
         if self.max_concurrent_hashes == 0 || self.db_pool_size == 0 {
             return bad("AUTH_MAX_CONCURRENT_HASHES and AUTH_DB_POOL_SIZE must be at least 1");
         }
+        self.validate_mail()?;
         for origin in self.trusted_origin_list() {
             if url::Url::parse(&origin).is_err() {
                 return Err(ConfigError::Invalid(format!(
@@ -304,6 +389,84 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// Mail settings: what needs mail has a way to send it; sane timings.
+    fn validate_mail(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        let needs_mail = [
+            (
+                "AUTH_REQUIRE_EMAIL_VERIFICATION",
+                self.require_email_verification,
+            ),
+            (
+                "AUTH_SEND_VERIFICATION_ON_SIGN_UP",
+                self.send_verification_on_sign_up,
+            ),
+            (
+                "AUTH_DELETE_USER_CONFIRM_BY_EMAIL",
+                self.delete_user_confirm_by_email,
+            ),
+        ];
+        if !self.mail_enabled() {
+            if let Some((var, _)) = needs_mail.iter().find(|(_, on)| *on) {
+                return Err(ConfigError::Invalid(format!(
+                    "{var} needs mail: set AUTH_SMTP_URL (or AUTH_MAIL_OUTBOX_DIR in development)"
+                )));
+            }
+        }
+        if let Some(url) = &self.smtp_url {
+            crate::mail::transport::SmtpTarget::parse(url)
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        }
+        if self.mail_rate_limit_max == 0 || self.mail_rate_limit_window <= 0 {
+            return bad(
+                "AUTH_MAIL_RATE_LIMIT_MAX and AUTH_MAIL_RATE_LIMIT_WINDOW must be positive",
+            );
+        }
+        if self.verification_token_ttl <= 0
+            || self.reset_token_ttl <= 0
+            || self.delete_token_ttl <= 0
+        {
+            return bad("AUTH_VERIFICATION_TOKEN_TTL, AUTH_RESET_TOKEN_TTL and AUTH_DELETE_TOKEN_TTL must be positive");
+        }
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if !positive(self.mail_retry_initial)
+            || !positive(self.mail_retry_max)
+            || !positive(self.mail_poll_interval)
+            || self.mail_retry_initial > self.mail_retry_max
+            || self.smtp_timeout == 0
+            || self.mail_give_up_after == 0
+        {
+            return bad("mail timings: AUTH_MAIL_RETRY_INITIAL <= AUTH_MAIL_RETRY_MAX, and every mail interval and AUTH_SMTP_TIMEOUT positive");
+        }
+        if let Some(page) = &self.password_reset_page {
+            if url::Url::parse(page).is_err() {
+                return bad("AUTH_PASSWORD_RESET_PAGE must be an absolute URL");
+            }
+        }
+        Ok(())
+    }
+
+    /// Mail can be sent (SMTP, or the development folder).
+    pub fn mail_enabled(&self) -> bool {
+        self.smtp_url.is_some() || self.mail_outbox_dir.is_some()
+    }
+
+    /// The `From:` address of mails.
+    pub fn mail_from(&self) -> String {
+        self.mail_from.clone().unwrap_or_else(|| {
+            let host = url::Url::parse(&self.base_url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_else(|| "localhost".into());
+            let name: String = self
+                .product_name
+                .chars()
+                .filter(|c| !matches!(c, '"' | '\\' | '<' | '>'))
+                .collect();
+            format!("\"{name}\" <no-reply@{host}>")
+        })
     }
 
     /// Refuses any secret setting that holds one of [`EXAMPLE_SECRETS`].
@@ -435,6 +598,7 @@ impl std::fmt::Debug for Settings {
             .field("base_url", &self.base_url)
             .field("dev_mode", &self.dev_mode)
             .field("trusted_origins", &self.trusted_origins)
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<redacted>"))
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field(
                 "key_encryption_secret",

@@ -106,26 +106,42 @@ pub enum Carrier {
 }
 
 /// The raw session token a request presents, if its signature (or bare-token form)
-/// is acceptable. An `Authorization: Bearer` header wins over the cookie.
+/// is acceptable. An acceptable `Authorization: Bearer` header wins over the cookie.
 pub fn presented_token(
     req: &HttpRequest,
     signer: &CookieSigner,
     cookie_name: &str,
 ) -> Option<(String, Carrier)> {
-    if let Some(value) = bearer(req) {
-        let decoded = if value.contains('%') {
-            percent_decode_str(value).decode_utf8().ok()?.into_owned()
-        } else {
-            value.to_owned()
-        };
-        if decoded.contains('.') {
-            return signer
-                .verify(&decoded)
-                .map(|t| (t.to_owned(), Carrier::Bearer));
-        }
-        // The bare token, as the JSON `token` field hands it out.
-        return is_token_shaped(&decoded).then_some((decoded, Carrier::Bearer));
+    presented_tokens(req, signer, cookie_name)
+        .into_iter()
+        .next()
+}
+
+/// Every acceptable credential the request presents, the bearer first. A bearer
+/// value that is not a well-formed credential (a stale header a client keeps
+/// sending, another service's JWT) is skipped; session resolution also falls back
+/// to the cookie when the bearer names no live session, so neither hides a valid
+/// cookie on the same request.
+pub fn presented_tokens(
+    req: &HttpRequest,
+    signer: &CookieSigner,
+    cookie_name: &str,
+) -> Vec<(String, Carrier)> {
+    let mut found = Vec::with_capacity(2);
+    if let Some(t) = bearer(req).and_then(|value| bearer_token(value, signer)) {
+        found.push(t);
     }
+    if let Some(t) = cookie_token(req, signer, cookie_name) {
+        found.push(t);
+    }
+    found
+}
+
+fn cookie_token(
+    req: &HttpRequest,
+    signer: &CookieSigner,
+    cookie_name: &str,
+) -> Option<(String, Carrier)> {
     let raw = cookie_value(req, cookie_name)?;
     let decoded = if raw.contains('%') {
         percent_decode_str(&raw).decode_utf8().ok()?.into_owned()
@@ -136,6 +152,22 @@ pub fn presented_token(
     signer
         .verify(unquoted)
         .map(|t| (t.to_owned(), Carrier::Cookie))
+}
+
+/// The session token of a bearer value: `token.signature` whose signature
+/// verifies, or the bare token (as the JSON `token` field hands it out).
+fn bearer_token(value: &str, signer: &CookieSigner) -> Option<(String, Carrier)> {
+    let decoded = if value.contains('%') {
+        percent_decode_str(value).decode_utf8().ok()?.into_owned()
+    } else {
+        value.to_owned()
+    };
+    if decoded.contains('.') {
+        return signer
+            .verify(&decoded)
+            .map(|t| (t.to_owned(), Carrier::Bearer));
+    }
+    is_token_shaped(&decoded).then_some((decoded, Carrier::Bearer))
 }
 
 fn is_token_shaped(s: &str) -> bool {
@@ -566,13 +598,16 @@ mod proptests {
                     let h = std::str::from_utf8(&auth).expect("bearer read it as text");
                     let scheme = h.trim().split(' ').next().unwrap_or_default();
                     prop_assert!(scheme.eq_ignore_ascii_case("bearer"), "{:?}", h);
-                    // The header wins over the cookie; unsigned it can only be a bare token.
-                    if let Some((t, carrier)) = found {
-                        prop_assert_eq!(carrier, Carrier::Bearer);
-                        prop_assert!(is_token_shaped(&t), "{:?}", t);
-                        if !v.contains('%') {
-                            prop_assert_eq!(t.as_str(), v);
+                    // An acceptable header wins over the cookie (unsigned it can only
+                    // be a bare token); an unusable one leaves the cookie in charge.
+                    match found {
+                        Some((t, Carrier::Bearer)) => {
+                            prop_assert!(is_token_shaped(&t), "{:?}", t);
+                            if !v.contains('%') {
+                                prop_assert_eq!(t.as_str(), v);
+                            }
                         }
+                        other => prop_assert_eq!(other, Some((cookie_token, Carrier::Cookie))),
                     }
                 }
                 None => prop_assert_eq!(found, Some((cookie_token, Carrier::Cookie))),

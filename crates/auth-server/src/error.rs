@@ -47,6 +47,37 @@ pub enum ApiError {
     UserAlreadyExists,
     #[error("POST method requires deferSessionRefresh to be enabled in session config")]
     MethodNotAllowedDefer,
+    #[error("Email mismatch")]
+    EmailMismatch,
+    #[error("Email is already verified")]
+    EmailAlreadyVerified,
+    #[error("Verification email isn't enabled")]
+    VerificationEmailNotEnabled,
+    #[error("Reset password isn't enabled")]
+    ResetPasswordDisabled,
+    #[error("Invalid redirectURL")]
+    InvalidRedirectUrl,
+    /// A one-time token that is unknown, used or no longer the user's; the status
+    /// differs by endpoint as in Better Auth (400 reset, 401 verify, 404 delete).
+    #[error("Invalid token")]
+    InvalidToken(StatusCode),
+    #[error("Token expired")]
+    TokenExpired,
+    #[error("User not found")]
+    UserNotFound(StatusCode),
+    #[error("Email not verified")]
+    EmailNotVerified,
+    #[error("Email is the same")]
+    EmailIsTheSame,
+    #[error("Change email is disabled")]
+    ChangeEmailDisabled,
+    #[error("Session expired. Re-authenticate to perform this action.")]
+    SessionExpired,
+    #[error("Failed to get user info")]
+    FailedToGetUserInfo,
+    /// A feature turned off in the settings.
+    #[error("Not found")]
+    Disabled,
     /// Over a rate limit; the client may retry after this many seconds.
     #[error("Too many requests. Please try again later.")]
     TooManyRequests { retry_after: u64 },
@@ -84,6 +115,20 @@ impl ApiError {
             ApiError::SessionNotFresh => "SESSION_NOT_FRESH",
             ApiError::UserAlreadyExists => "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
             ApiError::MethodNotAllowedDefer => "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED",
+            ApiError::EmailMismatch => "EMAIL_MISMATCH",
+            ApiError::EmailAlreadyVerified => "EMAIL_ALREADY_VERIFIED",
+            ApiError::VerificationEmailNotEnabled => "VERIFICATION_EMAIL_NOT_ENABLED",
+            ApiError::ResetPasswordDisabled => "RESET_PASSWORD_DISABLED",
+            ApiError::InvalidRedirectUrl => "INVALID_REDIRECT_URL",
+            ApiError::InvalidToken(_) => "INVALID_TOKEN",
+            ApiError::TokenExpired => "TOKEN_EXPIRED",
+            ApiError::UserNotFound(_) => "USER_NOT_FOUND",
+            ApiError::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+            ApiError::EmailIsTheSame => "EMAIL_IS_THE_SAME",
+            ApiError::ChangeEmailDisabled => "CHANGE_EMAIL_DISABLED",
+            ApiError::SessionExpired => "SESSION_EXPIRED",
+            ApiError::FailedToGetUserInfo => "FAILED_TO_GET_USER_INFO",
+            ApiError::Disabled => "NOT_FOUND",
             ApiError::TooManyRequests { .. } => "TOO_MANY_REQUESTS",
             ApiError::Unavailable => "SERVICE_UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL_SERVER_ERROR",
@@ -102,7 +147,18 @@ impl ResponseError for ApiError {
             | ApiError::InvalidPassword
             | ApiError::EmailCanNotBeUpdated
             | ApiError::NoFieldsToUpdate
-            | ApiError::CredentialAccountNotFound => StatusCode::BAD_REQUEST,
+            | ApiError::CredentialAccountNotFound
+            | ApiError::EmailMismatch
+            | ApiError::EmailAlreadyVerified
+            | ApiError::VerificationEmailNotEnabled
+            | ApiError::ResetPasswordDisabled
+            | ApiError::EmailIsTheSame
+            | ApiError::ChangeEmailDisabled
+            | ApiError::SessionExpired => StatusCode::BAD_REQUEST,
+            ApiError::InvalidToken(status) | ApiError::UserNotFound(status) => *status,
+            ApiError::TokenExpired => StatusCode::UNAUTHORIZED,
+            ApiError::FailedToGetUserInfo | ApiError::Disabled => StatusCode::NOT_FOUND,
+            ApiError::InvalidRedirectUrl | ApiError::EmailNotVerified => StatusCode::FORBIDDEN,
             ApiError::InvalidEmailOrPassword | ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::InvalidOrigin
             | ApiError::MissingOrNullOrigin

@@ -405,3 +405,276 @@ impl FormBody for NoFields {
         Ok(self)
     }
 }
+
+impl CallbackUrl {
+    /// Like [`CallbackUrl::parse`] with another error (`redirectTo`:
+    /// `INVALID_REDIRECT_URL`).
+    pub fn parse_or(raw: String, state: &AppState, error: ApiError) -> Result<Self, ApiError> {
+        Self::parse(raw, state).map_err(|_| error)
+    }
+
+    /// The target with `?error=<code>` (or `&error=`) appended, as a `Location`.
+    pub fn with_param(&self, name: &str, value: &str) -> HeaderValue {
+        let sep = if self.url.contains('?') { '&' } else { '?' };
+        let target = format!(
+            "{}{sep}{name}={}",
+            self.url,
+            crate::credentials::encode_uri_component(value)
+        );
+        // The base was a valid header value and the addition is URI-encoded ASCII.
+        HeaderValue::from_str(&target).unwrap_or_else(|_| self.location.clone())
+    }
+}
+
+/// An e-mail field that reports Better Auth's `[body.<field>] Invalid email
+/// address` (change-email) rather than `INVALID_EMAIL`.
+fn email_field(field: &str, raw: &str) -> Result<Email, ApiError> {
+    Email::parse(raw)
+        .map_err(|_| ApiError::Validation(format!("[body.{field}] Invalid email address")))
+}
+
+/// `POST /send-verification-email` `{email, callbackURL?}`.
+#[derive(Debug, ToSchema)]
+pub struct SendVerificationEmail {
+    #[schema(value_type = String)]
+    pub email: Email,
+    /// Where the mailed link lands once opened (trusted origin or relative path).
+    #[schema(value_type = Option<String>, rename = "callbackURL")]
+    pub callback_url: Option<CallbackUrl>,
+}
+
+/// Fields of [`SendVerificationEmail`] before their rules.
+pub struct SendVerificationEmailFields {
+    email: String,
+    callback: Option<String>,
+}
+
+impl FormBody for SendVerificationEmailFields {
+    type Valid = SendVerificationEmail;
+
+    fn read(f: &mut Fields) -> Result<Self, ApiError> {
+        Ok(Self {
+            email: f.string("email"),
+            callback: f.opt_string("callbackURL"),
+        })
+    }
+
+    fn check(self, state: &AppState) -> Result<SendVerificationEmail, ApiError> {
+        let callback_url = self
+            .callback
+            .map(|c| CallbackUrl::parse(c, state))
+            .transpose()?;
+        Ok(SendVerificationEmail {
+            email: email_field("email", &self.email)?,
+            callback_url,
+        })
+    }
+}
+
+/// `POST /request-password-reset` `{email, redirectTo?}`.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct RequestPasswordReset {
+    #[schema(value_type = String)]
+    pub email: Email,
+    /// The app page the mailed link lands on, with `?token=` (trusted origin or
+    /// relative path).
+    #[schema(value_type = Option<String>)]
+    pub redirect_to: Option<CallbackUrl>,
+}
+
+/// Fields of [`RequestPasswordReset`] before their rules.
+pub struct RequestPasswordResetFields {
+    email: String,
+    redirect_to: Option<String>,
+}
+
+impl FormBody for RequestPasswordResetFields {
+    type Valid = RequestPasswordReset;
+
+    fn read(f: &mut Fields) -> Result<Self, ApiError> {
+        Ok(Self {
+            email: f.string("email"),
+            redirect_to: f.opt_string("redirectTo"),
+        })
+    }
+
+    fn check(self, state: &AppState) -> Result<RequestPasswordReset, ApiError> {
+        let redirect_to = self
+            .redirect_to
+            .map(|c| CallbackUrl::parse_or(c, state, ApiError::InvalidRedirectUrl))
+            .transpose()?;
+        Ok(RequestPasswordReset {
+            email: email_field("email", &self.email)?,
+            redirect_to,
+        })
+    }
+}
+
+/// `POST /reset-password` `{newPassword, token?}` (the token may come as `?token=`).
+/// Raw here: the token's presence is checked first, then the password's length,
+/// and only then is the token looked up, as Better Auth orders them.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ResetPassword {
+    pub new_password: String,
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for ResetPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResetPassword(<redacted>)")
+    }
+}
+
+impl FormBody for ResetPassword {
+    type Valid = Self;
+
+    fn read(f: &mut Fields) -> Result<Self, ApiError> {
+        Ok(Self {
+            new_password: f.string("newPassword"),
+            token: f.opt_string("token"),
+        })
+    }
+
+    fn check(self, _: &AppState) -> Result<Self, ApiError> {
+        Ok(self)
+    }
+}
+
+/// `POST /change-email` `{newEmail, callbackURL?}`.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct ChangeEmail {
+    #[schema(value_type = String)]
+    pub new_email: Email,
+    #[schema(value_type = Option<String>, rename = "callbackURL")]
+    pub callback_url: Option<CallbackUrl>,
+}
+
+/// Fields of [`ChangeEmail`] before their rules.
+pub struct ChangeEmailFields {
+    new_email: String,
+    callback: Option<String>,
+}
+
+impl FormBody for ChangeEmailFields {
+    type Valid = ChangeEmail;
+
+    fn read(f: &mut Fields) -> Result<Self, ApiError> {
+        Ok(Self {
+            new_email: f.string("newEmail"),
+            callback: f.opt_string("callbackURL"),
+        })
+    }
+
+    fn check(self, state: &AppState) -> Result<ChangeEmail, ApiError> {
+        let new_email = email_field("newEmail", &self.new_email)?;
+        let callback_url = self
+            .callback
+            .map(|c| CallbackUrl::parse(c, state))
+            .transpose()?;
+        Ok(ChangeEmail {
+            new_email,
+            callback_url,
+        })
+    }
+}
+
+/// `POST /delete-user` `{password?, token?, callbackURL?}` (the client sends `{}`).
+#[derive(ToSchema)]
+pub struct DeleteUser {
+    /// Checked against the credential when given.
+    pub password: Option<String>,
+    /// A token from the confirmation mail.
+    pub token: Option<String>,
+    /// Where the confirmation link lands after deleting.
+    #[schema(value_type = Option<String>, rename = "callbackURL")]
+    pub callback_url: Option<CallbackUrl>,
+}
+
+impl std::fmt::Debug for DeleteUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeleteUser")
+            .field("callback_url", &self.callback_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Fields of [`DeleteUser`] before their rules.
+pub struct DeleteUserFields {
+    password: Option<String>,
+    token: Option<String>,
+    callback: Option<String>,
+}
+
+impl FormBody for DeleteUserFields {
+    type Valid = DeleteUser;
+    const EMPTY_IS_OBJECT: bool = true;
+
+    fn read(f: &mut Fields) -> Result<Self, ApiError> {
+        Ok(Self {
+            password: f.opt_string("password"),
+            token: f.opt_string("token"),
+            callback: f.opt_string("callbackURL"),
+        })
+    }
+
+    fn check(self, state: &AppState) -> Result<DeleteUser, ApiError> {
+        let callback_url = self
+            .callback
+            .map(|c| CallbackUrl::parse(c, state))
+            .transpose()?;
+        Ok(DeleteUser {
+            password: self.password,
+            token: self.token,
+            callback_url,
+        })
+    }
+}
+
+/// `POST /verify-password` `{password}`.
+#[derive(ToSchema)]
+pub struct VerifyPassword {
+    pub password: String,
+}
+
+impl FormBody for VerifyPassword {
+    type Valid = Self;
+
+    fn read(f: &mut Fields) -> Result<Self, ApiError> {
+        Ok(Self {
+            password: f.string("password"),
+        })
+    }
+
+    fn check(self, _: &AppState) -> Result<Self, ApiError> {
+        Ok(self)
+    }
+}
+
+/// A query parameter (first occurrence), percent-decoded.
+pub fn query_param(req: &actix_web::HttpRequest, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A required query parameter; zod's message when it is missing.
+pub fn required_query(req: &actix_web::HttpRequest, name: &str) -> Result<String, ApiError> {
+    query_param(req, name).ok_or_else(|| {
+        ApiError::Validation(format!(
+            "[query.{name}] Invalid input: expected string, received undefined"
+        ))
+    })
+}
+
+/// An optional `callbackURL` query parameter, checked like a body's.
+pub fn query_callback(
+    req: &actix_web::HttpRequest,
+    state: &AppState,
+) -> Result<Option<CallbackUrl>, ApiError> {
+    query_param(req, "callbackURL")
+        .map(|c| CallbackUrl::parse(c, state))
+        .transpose()
+}

@@ -1,6 +1,7 @@
 //! The auth-server: a Better Auth–compatible identity provider on Postgres.
 //! `main.rs` is a thin shell around [`startup::Application`].
 
+pub mod account_deletion;
 pub mod accounts;
 pub mod body;
 pub mod client_ip;
@@ -9,13 +10,17 @@ pub mod cookies;
 pub mod credentials;
 pub mod csrf;
 pub mod db;
+pub mod email_verification;
 pub mod error;
 pub mod extract;
 pub mod forms;
 pub mod jwt;
 pub mod keys;
+pub mod mail;
+pub mod one_time_tokens;
 pub mod openapi;
 pub mod password;
+pub mod password_reset;
 pub mod rate_limit;
 pub mod routes;
 pub mod session_service;

@@ -3,7 +3,10 @@
 
 use utoipa::OpenApi;
 
-use crate::routes::{health, password, session, sign_in, sign_up, tokens, user};
+use crate::routes::{
+    account, error_page, health, password, reset, session, sign_in, sign_up, tokens, user,
+    verification,
+};
 
 /// The document.
 #[derive(OpenApi)]
@@ -32,6 +35,17 @@ use crate::routes::{health, password, session, sign_in, sign_up, tokens, user};
         tokens::jwks,
         tokens::well_known_jwks,
         tokens::openid_configuration,
+        verification::send_verification_email,
+        verification::verify_email,
+        verification::change_email,
+        reset::request_password_reset,
+        reset::reset_password_link,
+        reset::reset_password,
+        account::delete_user,
+        account::delete_user_callback,
+        account::verify_password,
+        account::list_accounts,
+        error_page::error_page,
     ),
     components(schemas(
         auth_wire::ErrorBody,
@@ -46,10 +60,20 @@ use crate::routes::{health, password, session, sign_in, sign_up, tokens, user};
         crate::forms::RevokeSession,
         crate::forms::UpdateUser,
         crate::forms::ChangePassword,
+        crate::forms::SendVerificationEmail,
+        crate::forms::RequestPasswordReset,
+        crate::forms::ResetPassword,
+        crate::forms::ChangeEmail,
+        crate::forms::DeleteUser,
+        crate::forms::VerifyPassword,
+        auth_wire::LinkedAccount,
+        auth_wire::StatusBody,
+        auth_wire::SuccessBody,
     )),
     modifiers(&SecurityAddon),
     tags(
         (name = "auth", description = "Better Auth wire API under /api/auth"),
+        (name = "account", description = "Account lifecycle: verification, reset, e-mail change, deletion (docs/account-lifecycle.md)"),
         (name = "keys", description = "JWT verification keys and discovery"),
         (name = "ops", description = "Health probes and this document"),
     )

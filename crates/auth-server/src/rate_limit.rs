@@ -47,6 +47,8 @@ pub struct RateLimiter {
     store: Store,
     per_ip: Rule,
     per_account: Rule,
+    /// Mails per IP and per recipient, for each mail-sending endpoint.
+    mail: Rule,
 }
 
 /// The account a request is about, as the limiter keys it.
@@ -74,11 +76,12 @@ impl Account<'_> {
 
 impl RateLimiter {
     /// A limiter over `store`.
-    pub fn new(store: Store, per_ip: Rule, per_account: Rule) -> Self {
+    pub fn new(store: Store, per_ip: Rule, per_account: Rule, mail: Rule) -> Self {
         Self {
             store,
             per_ip,
             per_account,
+            mail,
         }
     }
 
@@ -111,6 +114,35 @@ impl RateLimiter {
         if let Some(account) = account {
             keys.push((account.key(), self.per_account));
         }
+        self.check_keys(ip, keys).await
+    }
+
+    /// Counts a mail an endpoint (`endpoint`, a short fixed name) is about to send
+    /// against the client IP's and the recipient's mail budget of that endpoint.
+    #[tracing::instrument(level = "debug", skip_all, fields(endpoint))]
+    pub async fn check_mail(
+        &self,
+        endpoint: &str,
+        ip: Option<IpAddr>,
+        recipient: &str,
+    ) -> Result<(), ApiError> {
+        let mut keys: Vec<(String, Rule)> = Vec::with_capacity(2);
+        if let Some(ip) = ip {
+            keys.push((
+                format!("mail:{endpoint}:{}", client_ip::bucket(ip)),
+                self.mail,
+            ));
+        }
+        let to = Account::Email(recipient).key();
+        keys.push((format!("mail:{endpoint}:{to}"), self.mail));
+        self.check_keys(ip, keys).await
+    }
+
+    async fn check_keys(
+        &self,
+        ip: Option<IpAddr>,
+        keys: Vec<(String, Rule)>,
+    ) -> Result<(), ApiError> {
         if keys.is_empty() {
             return Ok(());
         }

@@ -72,14 +72,21 @@ pub async fn resolve(
     req: &HttpRequest,
     allow_refresh: bool,
 ) -> Result<Resolved, ApiError> {
-    let Some((token, carrier)) =
-        credentials::presented_token(req, &state.signer, &state.cookies.session_token)
-    else {
+    let presented = credentials::presented_tokens(req, &state.signer, &state.cookies.session_token);
+    if presented.is_empty() {
         return Ok(Resolved::Anonymous);
-    };
-    let hash = credentials::token_hash(&token);
+    }
     let client = state.pool.get().await?;
-    let Some((session, user)) = sessions::find_with_user(&client, &hash).await? else {
+    // The bearer first; a bearer that names no session does not hide the cookie.
+    let mut live = None;
+    for (token, carrier) in presented {
+        let hash = credentials::token_hash(&token);
+        if let Some(found) = sessions::find_with_user(&client, &hash).await? {
+            live = Some((token, carrier, found));
+            break;
+        }
+    }
+    let Some((token, carrier, (session, user))) = live else {
         return Ok(Resolved::Stale);
     };
     let now = Utc::now();

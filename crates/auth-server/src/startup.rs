@@ -30,6 +30,7 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     key_task: tokio::task::JoinHandle<()>,
+    mail_task: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -74,6 +75,7 @@ impl Application {
             Duration::from_secs(settings.jwt_lifetime.unsigned_abs()),
         );
         let rate_limiter = rate_limiter(&settings, &pool)?;
+        let mailer = crate::mail::Mailer::from_settings(&settings)?;
         let client_ip = ClientIpResolver::new(
             settings.trusted_proxy_list().map_err(anyhow::Error::msg)?,
             match settings.client_ip_header.as_str() {
@@ -83,6 +85,7 @@ impl Application {
         );
         let state = web::Data::new(AppState {
             rate_limiter,
+            mailer,
             client_ip,
             keys,
             tokens,
@@ -102,6 +105,7 @@ impl Application {
         }
         state.keys.reload(&state.pool).await?;
         let key_task = tokio::spawn(key_maintenance(state.clone()));
+        let mail_task = tokio::spawn(crate::mail::worker::run(state.clone()));
         tokio::spawn(calibrate_refusals(state.clone()));
 
         let listener = TcpListener::bind((state.settings.host.as_str(), state.settings.port))
@@ -138,6 +142,7 @@ impl Application {
             server,
             state,
             key_task,
+            mail_task,
         })
     }
 
@@ -155,6 +160,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.key_task.abort();
+        // A send cut short here keeps its lease; any instance retries it after.
+        self.mail_task.abort();
         result
     }
 }
@@ -199,6 +206,10 @@ fn rate_limiter(
         Rule {
             max: settings.rate_limit_account_max,
             window: secs(settings.rate_limit_account_window),
+        },
+        Rule {
+            max: settings.mail_rate_limit_max,
+            window: secs(settings.mail_rate_limit_window),
         },
     )))
 }

@@ -26,6 +26,8 @@ pub struct AppState {
     pub rate_limiter: Option<crate::rate_limit::RateLimiter>,
     /// Who the client is behind our trusted proxies.
     pub client_ip: crate::client_ip::ClientIpResolver,
+    /// Renders and queues mail; its worker delivers it.
+    pub mailer: crate::mail::Mailer,
 }
 
 impl AppState {
@@ -62,6 +64,20 @@ impl AppState {
     ) -> Result<(), ApiError> {
         match &self.rate_limiter {
             Some(limiter) => limiter.check(ip, Some(account)).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a mail about to be sent by `endpoint` against the client IP's and the
+    /// recipient's mail budget (a no-op when rate limiting is off).
+    pub async fn check_mail_limit(
+        &self,
+        endpoint: &str,
+        ip: Option<std::net::IpAddr>,
+        recipient: &str,
+    ) -> Result<(), ApiError> {
+        match &self.rate_limiter {
+            Some(limiter) => limiter.check_mail(endpoint, ip, recipient).await,
             None => Ok(()),
         }
     }

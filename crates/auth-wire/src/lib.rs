@@ -88,6 +88,41 @@ pub struct SignInResponse {
     pub user: User,
 }
 
+/// One way a user signs in, as `GET /list-accounts` lists it. `id` is the row id
+/// (what `unlink-account` takes); `accountId` the provider's subject (the user id
+/// for `credential`). Never a token or a password.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LinkedAccount {
+    pub id: Uuid,
+    pub provider_id: String,
+    pub account_id: String,
+    pub user_id: Uuid,
+    #[serde(serialize_with = "iso_millis")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "iso_millis")]
+    pub updated_at: DateTime<Utc>,
+    pub scopes: Vec<String>,
+}
+
+/// `{"status": true}` (and an optional message), the answer of the mail flows.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatusBody {
+    pub status: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// `{"success": true, "message": …}`, the answer of `delete-user`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SuccessBody {
+    pub success: bool,
+    pub message: String,
+}
+
 /// Body of `GET /api/auth/token`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -1,5 +1,6 @@
 //! Runs the real `better-auth` npm client (tests/js, pinned version) against the real
-//! auth-server, in cookie mode and in bearer mode.
+//! auth-server, in cookie mode and in bearer mode: the session calls
+//! (client.test.mjs) and the account lifecycle (lifecycle.test.mjs).
 //!
 //! Needs Node 20+ and the npm packages: `npm ci --prefix tests/js` (from the workspace root).
 
@@ -23,19 +24,52 @@ fn workspace_root() -> PathBuf {
 
 #[tokio::test]
 async fn real_better_auth_client_works_in_cookie_and_bearer_mode() {
-    let root = workspace_root();
-    let node_modules = root.join("tests/js/node_modules");
-    assert!(
-        node_modules.join("better-auth").is_dir() && node_modules.join("jose").is_dir(),
-        "{} is missing or incomplete: run `npm ci --prefix tests/js` in the workspace root first",
-        node_modules.display()
-    );
-
     let db = TestDatabase::new().await;
     // The shared test settings: the rate limiter is off (the client signs in
     // several times from one address).
     // (client.test.mjs sends Origin: test_stack::TRUSTED_ORIGIN.)
     let settings = test_stack::auth_settings(&db);
+    run_suite("client.test.mjs", settings, &[], &EXPECTED_CHECKS).await;
+}
+
+#[tokio::test]
+async fn real_better_auth_client_runs_the_account_lifecycle() {
+    let db = TestDatabase::new().await;
+    let mail_dir = std::env::temp_dir().join(format!("js-mail-{}", uuid::Uuid::new_v4()));
+    let mut settings = test_stack::auth_settings(&db);
+    // The development transport: mails as .eml files, read by the JS suite.
+    settings.mail_outbox_dir = Some(mail_dir.display().to_string());
+    settings.send_verification_on_sign_up = true;
+    settings.mail_poll_interval = 0.05;
+    settings.mail_request_floor_ms = 0;
+    let mail_env = mail_dir.display().to_string();
+    run_suite(
+        "lifecycle.test.mjs",
+        settings,
+        &[("MAIL_DIR", mail_env.as_str()), ("LINK_BASE", BASE_URL)],
+        &LIFECYCLE_CHECKS,
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&mail_dir);
+}
+
+/// Starts the server with `settings` and runs `tests/js/<file>` against it; every
+/// check in `expected` must have passed, in order, in both modes.
+async fn run_suite(
+    file: &str,
+    settings: auth_server::Settings,
+    env: &[(&str, &str)],
+    expected: &[&str],
+) {
+    let root = workspace_root();
+    let node_modules = root.join("tests/js/node_modules");
+    assert!(
+        ["better-auth", "jose", "mailparser"]
+            .iter()
+            .all(|p| node_modules.join(p).is_dir()),
+        "{} is missing or incomplete: run `npm ci --prefix tests/js` in the workspace root first",
+        node_modules.display()
+    );
     let app = Application::build(settings).await.expect("app builds");
     let auth_url = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
@@ -44,15 +78,17 @@ async fn real_better_auth_client_works_in_cookie_and_bearer_mode() {
     std::fs::create_dir_all(&checks_dir).expect("checks dir");
     let checks_file = checks_dir.join("passed.txt");
     std::fs::write(&checks_file, "").expect("checks file");
+    let script = format!("tests/js/{file}");
     let child = Command::new("node")
         .arg("--test")
         .arg("--test-reporter=tap")
-        .arg("tests/js/client.test.mjs")
+        .arg(&script)
         .current_dir(&root)
         .env("CHECKS_OUT", &checks_file)
         .env("AUTH_URL", &auth_url)
         .env("AUTH_ISSUER", BASE_URL)
         .env("AUTH_AUDIENCE", BASE_URL)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -68,7 +104,7 @@ async fn real_better_auth_client_works_in_cookie_and_bearer_mode() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "node --test tests/js/client.test.mjs failed ({}) against {auth_url}\n\
+        "node --test {script} failed ({}) against {auth_url}\n\
          --- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
         output.status
     );
@@ -85,10 +121,10 @@ async fn real_better_auth_client_works_in_cookie_and_bearer_mode() {
     let passed: Vec<&str> = passed.lines().collect();
     let expected: Vec<String> = ["cookie", "bearer"]
         .iter()
-        .flat_map(|mode| EXPECTED_CHECKS.iter().map(move |c| format!("{mode}: {c}")))
+        .flat_map(|mode| expected.iter().map(move |c| format!("{mode}: {c}")))
         .collect();
     assert_eq!(passed, expected, "checks that passed vs expected\n{stdout}");
-    // 2 suites of 9 checks, plus the 2 suites themselves.
+    // The checks of both suites, plus the 2 suites themselves.
     let total = format!("# pass {}", expected.len() + 2);
     for summary in [
         total.as_str(),
@@ -103,6 +139,17 @@ async fn real_better_auth_client_works_in_cookie_and_bearer_mode() {
         );
     }
 }
+
+/// Every check in tests/js/lifecycle.test.mjs, per mode, in the order they run.
+const LIFECYCLE_CHECKS: [&str; 7] = [
+    "signUp.email sends the verification mail",
+    "sendVerificationEmail mails a fresh link",
+    "verifyEmail with the mailed token verifies the address",
+    "listAccounts shows the credential account",
+    "changeEmail is confirmed from the old address, then the new one",
+    "requestPasswordReset and resetPassword replace the password",
+    "deleteUser deletes the account",
+];
 
 /// Every check in tests/js/client.test.mjs, per mode, in the order they run.
 const EXPECTED_CHECKS: [&str; 9] = [

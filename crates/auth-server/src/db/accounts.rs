@@ -85,3 +85,61 @@ pub async fn max_bcrypt_cost(
         .await?;
     Ok(row.get(0))
 }
+
+/// Sets the password, creating the credential account when the user has none (an
+/// OAuth-only or magic-link user imported from Supabase gets in this way), and
+/// lifts the wait on a confirmed address: the caller has just proven the mailbox.
+pub async fn upsert_credential(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    password_hash: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let sql = format!(
+        "INSERT INTO identity.accounts (user_id, provider_id, account_id, password_hash)
+         VALUES ($1::uuid, '{CREDENTIAL_PROVIDER}', $1::uuid::text, $2)
+         ON CONFLICT (user_id) WHERE provider_id = '{CREDENTIAL_PROVIDER}'
+         DO UPDATE SET password_hash = EXCLUDED.password_hash, awaits_confirmed_email = false"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    client.execute(&stmt, &[&user_id, &password_hash]).await?;
+    Ok(())
+}
+
+/// A way the user signs in, as `list-accounts` shows it.
+#[derive(Debug, Clone)]
+pub struct AccountRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub provider_id: String,
+    pub account_id: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The user's accounts, oldest first.
+pub async fn list_for_user(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Vec<AccountRow>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT id, user_id, provider_id, account_id, created_at, updated_at
+             FROM identity.accounts WHERE user_id = $1 ORDER BY created_at, id",
+        )
+        .await?;
+    client
+        .query(&stmt, &[&user_id])
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(AccountRow {
+                id: r.try_get(0)?,
+                user_id: r.try_get(1)?,
+                provider_id: r.try_get(2)?,
+                account_id: r.try_get(3)?,
+                created_at: r.try_get(4)?,
+                updated_at: r.try_get(5)?,
+            })
+        })
+        .collect()
+}

@@ -4,9 +4,11 @@
 //! prepared it.
 
 pub mod accounts;
+pub mod mail_outbox;
 pub mod rate_limits;
 pub mod sessions;
 pub mod signing_keys;
 pub mod users;
+pub mod verifications;
 
 pub use deadpool_postgres::GenericClient;

@@ -145,6 +145,9 @@ pub struct SignInCandidate {
     pub password_hash: Option<String>,
     /// `banned_until` lies in the future (an imported Supabase ban, say).
     pub banned: bool,
+    /// The password was imported for an address Supabase never confirmed: it
+    /// signs in only once the address is verified here.
+    pub awaits_confirmed_email: bool,
 }
 
 /// The sign-in view of a user, by e-mail (already lower-cased). The ban is judged
@@ -154,7 +157,8 @@ pub async fn find_for_sign_in(
     email: &str,
 ) -> Result<Option<SignInCandidate>, tokio_postgres::Error> {
     let sql = format!(
-        "SELECT {USER_COLUMNS}, a.password_hash, COALESCE(u.banned_until > now(), false)
+        "SELECT {USER_COLUMNS}, a.password_hash, COALESCE(u.banned_until > now(), false),
+                COALESCE(a.awaits_confirmed_email, false)
          FROM identity.users u
          LEFT JOIN identity.accounts a ON a.user_id = u.id AND a.provider_id = '{CREDENTIAL_PROVIDER}'
          WHERE u.email = $1"
@@ -165,7 +169,62 @@ pub async fn find_for_sign_in(
             user: UserRow::from_row(&row, 0)?,
             password_hash: row.try_get(8)?,
             banned: row.try_get(9)?,
+            awaits_confirmed_email: row.try_get(10)?,
         })),
         None => Ok(None),
     }
+}
+
+/// A user by (lower-cased) e-mail.
+pub async fn find_by_email(
+    client: &impl GenericClient,
+    email: &str,
+) -> Result<Option<UserRow>, tokio_postgres::Error> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM identity.users u WHERE u.email = $1");
+    let stmt = client.prepare_cached(&sql).await?;
+    let row = client.query_opt(&stmt, &[&email]).await?;
+    row.map(|r| UserRow::from_row(&r, 0)).transpose()
+}
+
+/// Marks the address verified (idempotent); the user after the change.
+pub async fn set_email_verified(
+    client: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<UserRow>, tokio_postgres::Error> {
+    let sql = format!(
+        "UPDATE identity.users AS u SET email_verified = true WHERE u.id = $1 RETURNING {USER_COLUMNS}"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    let row = client.query_opt(&stmt, &[&id]).await?;
+    row.map(|r| UserRow::from_row(&r, 0)).transpose()
+}
+
+/// Moves the user to a new, proven address. `Ok(None)` when the address was taken
+/// meanwhile (the unique constraint decides).
+pub async fn set_verified_email(
+    client: &impl GenericClient,
+    id: Uuid,
+    email: &str,
+) -> Result<Option<UserRow>, tokio_postgres::Error> {
+    let sql = format!(
+        "UPDATE identity.users AS u SET email = $2, email_verified = true
+         WHERE u.id = $1
+           AND NOT EXISTS (SELECT 1 FROM identity.users o WHERE o.email = $2 AND o.id <> $1)
+         RETURNING {USER_COLUMNS}"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    match client.query_opt(&stmt, &[&id, &email]).await {
+        Ok(row) => row.map(|r| UserRow::from_row(&r, 0)).transpose(),
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes the user; accounts, sessions, tokens and the learner profile go with it
+/// (foreign keys with `ON DELETE CASCADE`). `false` if there was no such user.
+pub async fn delete(client: &impl GenericClient, id: Uuid) -> Result<bool, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached("DELETE FROM identity.users WHERE id = $1")
+        .await?;
+    Ok(client.execute(&stmt, &[&id]).await? == 1)
 }

@@ -1,14 +1,18 @@
 //! HTTP routes: Better Auth's API under `/api/auth`, plus health probes.
 //! Handlers are thin: parse the request, call a service, shape the response.
 
+pub(crate) mod account;
+pub(crate) mod error_page;
 pub(crate) mod health;
 pub(crate) mod password;
+pub(crate) mod reset;
 pub(crate) mod respond;
 pub(crate) mod session;
 pub(crate) mod sign_in;
 pub(crate) mod sign_up;
 pub(crate) mod tokens;
 pub(crate) mod user;
+pub(crate) mod verification;
 
 use actix_web::HttpResponse;
 
@@ -40,4 +44,15 @@ service_kit::routes! {
     "/api/auth/change-password" => { post: password::change_password },
     "/api/auth/token" => { get: tokens::token },
     "/api/auth/jwks" => { get: tokens::jwks },
+    "/api/auth/send-verification-email" => { post: verification::send_verification_email },
+    "/api/auth/verify-email" => { get: verification::verify_email },
+    "/api/auth/change-email" => { post: verification::change_email },
+    "/api/auth/request-password-reset" => { post: reset::request_password_reset },
+    "/api/auth/reset-password" => { post: reset::reset_password },
+    "/api/auth/reset-password/{token}" => { get: reset::reset_password_link },
+    "/api/auth/delete-user" => { post: account::delete_user },
+    "/api/auth/delete-user/callback" => { get: account::delete_user_callback },
+    "/api/auth/verify-password" => { post: account::verify_password },
+    "/api/auth/list-accounts" => { get: account::list_accounts },
+    "/api/auth/error" => { get: error_page::error_page },
 }

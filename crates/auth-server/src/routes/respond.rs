@@ -26,6 +26,21 @@ impl<'a> SessionResponse<'a> {
         Self { state, res }
     }
 
+    /// An empty 302 to `location` (Better Auth sends these as `application/json`).
+    pub fn found(state: &'a AppState, location: HeaderValue) -> Self {
+        let mut res = HttpResponse::Found();
+        res.insert_header((header::LOCATION, location))
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"));
+        Self { state, res }
+    }
+
+    /// Finishes without a body.
+    pub fn finish(mut self) -> HttpResponse {
+        self.res.finish()
+    }
+
     /// Sets the session cookie and `set-auth-token` for `token`.
     pub fn session(mut self, token: &str, remember: bool) -> Self {
         let s = self.state;

@@ -14,7 +14,7 @@ use crate::state::AppState;
 #[utoipa::path(post, path = "/api/auth/sign-up/email", tag = "auth",
     request_body(content = crate::forms::SignUp, content_type = "application/json"),
     responses(
-        (status = 200, body = auth_wire::TokenAndUser, description = "Signed up and signed in; sets the session cookie, `set-auth-token` and `set-auth-jwt`"),
+        (status = 200, body = auth_wire::TokenAndUser, description = "Signed up and signed in; sets the session cookie, `set-auth-token` and `set-auth-jwt`. With AUTH_REQUIRE_EMAIL_VERIFICATION: `token: null`, no session, the verification mail sent"),
         (status = 400, body = auth_wire::ErrorBody, description = "VALIDATION_ERROR, BAD_REQUEST, INVALID_EMAIL, PASSWORD_TOO_SHORT, PASSWORD_TOO_LONG"),
         (status = 403, body = auth_wire::ErrorBody, description = "Origin / CSRF rules, INVALID_CALLBACK_URL"),
         (status = 415, body = auth_wire::ErrorBody),
@@ -26,7 +26,16 @@ pub async fn sign_up(
     client: ClientInfo,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let signed = accounts::sign_up(&state, &form, &client).await?;
+    let signed = match accounts::sign_up(&state, &form, &client).await? {
+        accounts::SignedUp::SignedIn(signed) => signed,
+        // Verification required: no session until the mailed link is opened.
+        accounts::SignedUp::AwaitingVerification(user) => {
+            return Ok(SessionResponse::ok(&state).json(auth_wire::TokenAndUser {
+                token: None,
+                user: user.to_wire(),
+            }))
+        }
+    };
     let remember = form.remember_me.unwrap_or(true);
     Ok(SessionResponse::ok(&state)
         .jwt(&signed.session, &signed.user)

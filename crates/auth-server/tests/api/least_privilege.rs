@@ -113,6 +113,10 @@ async fn the_server_works_as_the_documented_least_privilege_role() {
         .batch_execute("DELETE FROM identity.signing_keys")
         .await
         .expect("no keys");
+    // Mail goes to a real SMTP server, so the lifecycle flows run as the role too.
+    let sink = smtp_sink::SmtpSink::start().expect("smtp");
+    settings.smtp_url = Some(sink.url());
+    settings.mail_poll_interval = 0.1;
     let (address, state) = start(settings.clone()).await;
     let app = TestApp {
         address,
@@ -164,6 +168,52 @@ async fn the_server_works_as_the_documented_least_privilege_role() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(app.session_of(&bearer).await, Value::Null);
 
+    // Reset by mail (outbox worker, token, credential, sessions), then delete the
+    // user, whose learner profile goes by the cascade the role cannot run itself.
+    let res = app
+        .post(
+            "/request-password-reset",
+            &json!({"email": user.email, "redirectTo": "/r"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let mail = sink
+        .wait_for(&user.email, std::time::Duration::from_secs(15))
+        .await;
+    let link = mail
+        .link_containing("/reset-password/")
+        .expect("reset link");
+    let token = link
+        .split("/reset-password/")
+        .nth(1)
+        .and_then(|t| t.split('?').next())
+        .expect("token");
+    let res = app
+        .post(
+            "/reset-password",
+            &json!({"newPassword": "least-priv-reset-1", "token": token}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // (This test's limiter allows 3 tries per window; start a fresh one.)
+    app.sql("DELETE FROM identity.rate_limits").await;
+    let bearer = app.sign_in(&user.email, "least-priv-reset-1").await;
+    app.sql(&format!(
+        "INSERT INTO learner.profiles (user_id, display_name) VALUES ('{}', 'Least')",
+        user.id
+    ))
+    .await;
+    let res = app
+        .http
+        .post(app.url("/delete-user"))
+        .bearer_auth(&bearer)
+        .json(&json!({"password": "least-priv-reset-1"}))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(app.sql("SELECT 1 FROM learner.profiles").await.is_empty());
+
     // A whole rotation as the role: publish, promote, retire the old key, remove it.
     let (pool, store) = (&app.state.pool, &app.state.keys);
     let first: String = app.sql("SELECT kid FROM identity.signing_keys").await[0].get(0);
@@ -213,7 +263,7 @@ async fn the_server_works_as_the_documented_least_privilege_role() {
         "DROP TABLE identity.sessions",
         "TRUNCATE identity.sessions",
         "CREATE FUNCTION identity.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
-        "DELETE FROM identity.users",
+        "DELETE FROM identity.mail_outbox",
         "DELETE FROM identity.accounts",
         "DELETE FROM identity.signing_keys",
         "SELECT * FROM identity.import_runs",

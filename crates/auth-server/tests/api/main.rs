@@ -6,6 +6,7 @@ mod browser;
 mod health;
 mod least_privilege;
 mod legacy_passwords;
+mod lifecycle;
 mod limits;
 mod logs;
 mod openapi;

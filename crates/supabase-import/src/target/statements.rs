@@ -53,17 +53,18 @@ const USERS_CONFLICT: &str = " ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.na
 fn credentials_insert() -> String {
     format!(
         "INSERT INTO identity.accounts AS a (id, user_id, provider_id,
-        account_id, password_hash, created_at, updated_at)
+        account_id, password_hash, awaits_confirmed_email, created_at, updated_at)
     SELECT x.user_id, x.user_id, '{CREDENTIAL_PROVIDER}', x.user_id::text, x.password_hash,
-        x.created_at, x.created_at
+        x.awaits_confirmed_email, x.created_at, x.created_at
     FROM jsonb_to_recordset($1::jsonb) AS x(user_id uuid, password_hash text,
-        created_at timestamptz)"
+        awaits_confirmed_email boolean, created_at timestamptz)"
     )
 }
 fn credentials_conflict() -> String {
     format!(
         " ON CONFLICT (user_id) WHERE provider_id = '{CREDENTIAL_PROVIDER}'
-    DO UPDATE SET password_hash = EXCLUDED.password_hash"
+    DO UPDATE SET password_hash = EXCLUDED.password_hash,
+        awaits_confirmed_email = EXCLUDED.awaits_confirmed_email"
     )
 }
 const IDENTITIES_INSERT: &str = "INSERT INTO identity.accounts AS a (id, user_id, provider_id,

@@ -74,6 +74,8 @@ async fn write_rows<T: Serialize + Sync + std::fmt::Debug>(
 struct CredentialRow<'a> {
     user_id: Uuid,
     password_hash: &'a str,
+    /// Supabase never confirmed the address: the password waits for a verified one.
+    awaits_confirmed_email: bool,
     created_at: &'a Value,
 }
 
@@ -141,6 +143,7 @@ pub(super) async fn write_units(
             u.write_credential.as_deref().map(|h| CredentialRow {
                 user_id: u.user.id,
                 password_hash: h,
+                awaits_confirmed_email: !u.user.email_verified,
                 created_at: &u.user.created_at,
             })
         })

@@ -148,6 +148,21 @@ async fn every_password_user_signs_in_with_the_old_password_and_ends_up_argon2id
     let auth = start_auth_server(&f.target).await;
     let http = reqwest::Client::new();
 
+    // Bob never confirmed his address on Supabase: the right password is not enough
+    // (whoever registered it may not own the mailbox). 403, no session, hash as imported.
+    let res = sign_in(&http, &auth, "bob@example.com", "bob-password-2").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.headers().get("set-cookie").is_none());
+    assert_eq!(
+        res.json::<Value>().await.expect("json")["code"],
+        "EMAIL_NOT_VERIFIED"
+    );
+    assert_eq!(
+        credential(&f.target, id::BOB).await.as_deref(),
+        Some(source_hash(id::BOB))
+    );
+    confirm_address(&f.target, id::BOB).await;
+
     for (user, email, password) in PASSWORD_USERS {
         let res = sign_in(&http, &auth, email, password).await;
         assert_eq!(res.status(), StatusCode::OK, "{email}");
@@ -194,6 +209,7 @@ async fn profiles_are_served_by_the_profile_api_under_the_same_id() {
     let profiles = start_profile_api(&f.target, &auth).await;
     let http = reqwest::Client::new();
 
+    confirm_address(&f.target, id::BOB).await;
     let get = |jwt: String| {
         let http = http.clone();
         let url = format!("{profiles}/api/profile");
@@ -729,4 +745,18 @@ async fn a_cost_cap_check_stricter_than_the_code_costs_only_that_credential() {
         credential(&f.target, id::BOB).await.as_deref(),
         Some(source_hash(id::BOB))
     );
+}
+
+/// What opening the verification link does for an imported unconfirmed user (the
+/// link itself is tested in the auth-server's lifecycle tests).
+async fn confirm_address(target: &test_support::TestDatabase, user: Uuid) {
+    target
+        .client()
+        .await
+        .execute(
+            "UPDATE identity.users SET email_verified = true WHERE id = $1",
+            &[&user],
+        )
+        .await
+        .expect("confirm");
 }
