@@ -356,3 +356,54 @@ async fn a_hash_flood_past_the_queue_is_shed_with_503_and_the_server_recovers() 
     // Once the flood is over, sign-in works as before.
     app.sign_in(&user.email, &user.password).await;
 }
+
+/// The mail limits: 3 mails per minute per client IP and per recipient (from any
+/// IP), per endpoint, so nobody mail-bombs an address through us.
+#[tokio::test]
+async fn mail_endpoints_are_limited_per_ip_and_per_recipient() {
+    let sink = smtp_sink::SmtpSink::start().expect("smtp");
+    let url = sink.url();
+    let app = spawn_app_with(|s| {
+        s.rate_limit_enabled = true;
+        s.trusted_proxies = "127.0.0.1/32".into();
+        s.smtp_url = Some(url);
+        s.mail_request_floor_ms = 0;
+        s.mail_poll_interval = 0.1;
+    })
+    .await;
+    assert_eq!(app.settings.mail_rate_limit_max, 3, "the documented default");
+    let reset = app.url("/request-password-reset");
+    let victim = json!({"email": "victim@example.com"});
+    app.user("victim@example.com").await;
+
+    // One address from ever-new IPs: the fourth is refused, whatever the IP.
+    for i in 1..=3 {
+        let res = post_to(&app, &reset, &victim, Some(&format!("203.0.113.{i}"))).await;
+        assert_eq!(res.status(), StatusCode::OK, "request {i}");
+    }
+    let retry = assert_limited(post_to(&app, &reset, &victim, Some("198.51.100.7")).await).await;
+    assert!((1..=60).contains(&retry), "{retry}");
+    sink.wait_for_nth("victim@example.com", 3, Duration::from_secs(15))
+        .await;
+
+    // One IP over many addresses: the fourth is refused.
+    for i in 1..=3 {
+        let body = json!({"email": format!("someone{i}@example.com")});
+        let res = post_to(&app, &reset, &body, Some("192.0.2.50")).await;
+        assert_eq!(res.status(), StatusCode::OK, "address {i}");
+    }
+    let body = json!({"email": "someone4@example.com"});
+    assert_limited(post_to(&app, &reset, &body, Some("192.0.2.50")).await).await;
+
+    // Each endpoint has its own budget: verification mail still goes out.
+    let res = post_to(
+        &app,
+        &app.url("/send-verification-email"),
+        &victim,
+        Some("203.0.113.99"),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.received_for("victim@example.com").len(), 4);
+}

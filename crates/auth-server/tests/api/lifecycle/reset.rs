@@ -208,3 +208,28 @@ async fn an_oauth_only_user_gets_in_through_forgot_password_under_their_id() {
         providers.contains(&"credential".to_owned()) && providers.contains(&"google".to_owned())
     );
 }
+
+/// The time does not tell a known address: both answers wait for the request floor
+/// and their medians stay within a few milliseconds of each other.
+#[tokio::test]
+async fn known_and_unknown_addresses_take_the_same_time() {
+    let (app, _sink) = app_with_mail(|s| s.mail_request_floor_ms = 300).await;
+    app.user("known@example.com").await;
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for _ in 0..5 {
+        for (email, times) in [("known@example.com", &mut known), ("unknown@example.com", &mut unknown)] {
+            let start = std::time::Instant::now();
+            let res = app.request_reset(email).await;
+            assert_eq!(res.status(), StatusCode::OK);
+            times.push(start.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (k, u) = (median(&mut known), median(&mut unknown));
+    assert!(k >= 300.0 && u >= 300.0, "the floor holds: known {k:.1} ms, unknown {u:.1} ms");
+    assert!((k - u).abs() < 25.0, "known {k:.1} ms vs unknown {u:.1} ms");
+}
