@@ -371,7 +371,10 @@ async fn mail_endpoints_are_limited_per_ip_and_per_recipient() {
         s.mail_poll_interval = 0.1;
     })
     .await;
-    assert_eq!(app.settings.mail_rate_limit_max, 3, "the documented default");
+    assert_eq!(
+        app.settings.mail_rate_limit_max, 3,
+        "the documented default"
+    );
     let reset = app.url("/request-password-reset");
     let victim = json!({"email": "victim@example.com"});
     app.user("victim@example.com").await;

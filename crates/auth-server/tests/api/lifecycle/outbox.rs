@@ -157,3 +157,35 @@ async fn two_instances_send_each_mail_once() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(sink.received().len(), 20, "each mail exactly once");
 }
+
+/// `smtp://` means STARTTLS required: a relay that does not offer it gets no mail
+/// in plain text, ever; the mail waits with the reason recorded.
+#[tokio::test]
+async fn starttls_required_never_falls_back_to_plain_text() {
+    let sink = SmtpSink::start().expect("smtp");
+    let port = sink.addr().port();
+    let app = spawn_app_with(|s| {
+        fast_mail(s);
+        s.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+    })
+    .await;
+    app.user("private@example.com").await;
+    let res = app.request_reset("private@example.com").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = app
+            .sql("SELECT attempts, coalesce(last_error, ''), sent_at IS NULL FROM identity.mail_outbox")
+            .await;
+        if rows[0].get::<_, i32>(0) >= 2 {
+            let error: String = rows[0].get(1);
+            assert!(rows[0].get::<_, bool>(2), "never sent");
+            assert!(error.to_lowercase().contains("tls"), "{error}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not retried");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(sink.sessions() >= 1, "the relay was reached");
+    assert!(sink.received().is_empty(), "nothing went out in plain text");
+}

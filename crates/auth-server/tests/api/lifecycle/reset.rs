@@ -218,7 +218,10 @@ async fn known_and_unknown_addresses_take_the_same_time() {
     let mut known = Vec::new();
     let mut unknown = Vec::new();
     for _ in 0..5 {
-        for (email, times) in [("known@example.com", &mut known), ("unknown@example.com", &mut unknown)] {
+        for (email, times) in [
+            ("known@example.com", &mut known),
+            ("unknown@example.com", &mut unknown),
+        ] {
             let start = std::time::Instant::now();
             let res = app.request_reset(email).await;
             assert_eq!(res.status(), StatusCode::OK);
@@ -230,6 +233,9 @@ async fn known_and_unknown_addresses_take_the_same_time() {
         v[v.len() / 2]
     };
     let (k, u) = (median(&mut known), median(&mut unknown));
-    assert!(k >= 300.0 && u >= 300.0, "the floor holds: known {k:.1} ms, unknown {u:.1} ms");
+    assert!(
+        k >= 300.0 && u >= 300.0,
+        "the floor holds: known {k:.1} ms, unknown {u:.1} ms"
+    );
     assert!((k - u).abs() < 25.0, "known {k:.1} ms vs unknown {u:.1} ms");
 }
