@@ -181,6 +181,11 @@ pub struct Settings {
     pub delete_user_enabled: bool,
     /// Deleting asks for confirmation by a mailed link (opened in the signed-in browser).
     pub delete_user_confirm_by_email: bool,
+    /// Lifetime of service access tokens from `/oauth2/token`, seconds (60 ..= 3600).
+    pub service_token_lifetime: i64,
+    /// Comma-separated audiences a client may ask for (`resource`/`audience`); the
+    /// first is the default. Empty: the JWT audiences (`AUTH_JWT_AUDIENCE`).
+    pub service_token_audiences: String,
 }
 
 impl Default for Settings {
@@ -257,6 +262,8 @@ impl Default for Settings {
             change_email_confirm_old_address: true,
             delete_user_enabled: true,
             delete_user_confirm_by_email: false,
+            service_token_lifetime: 300,
+            service_token_audiences: String::new(),
         }
     }
 }
@@ -381,6 +388,9 @@ impl Settings {
             return bad("AUTH_MAX_CONCURRENT_HASHES and AUTH_DB_POOL_SIZE must be at least 1");
         }
         self.validate_mail()?;
+        if !(60..=MAX_JWT_LIFETIME_SECS).contains(&self.service_token_lifetime) {
+            return bad("AUTH_SERVICE_TOKEN_LIFETIME must be between 60 and 3600 seconds");
+        }
         for origin in self.trusted_origin_list() {
             if url::Url::parse(&origin).is_err() {
                 return Err(ConfigError::Invalid(format!(
@@ -548,6 +558,17 @@ impl Settings {
         let list = split_list(&self.jwt_audience);
         if list.is_empty() {
             vec![self.issuer()]
+        } else {
+            list
+        }
+    }
+
+    /// Audiences of service tokens: `AUTH_SERVICE_TOKEN_AUDIENCES`, else the JWT
+    /// audiences; the first is the default.
+    pub fn service_audiences(&self) -> Vec<String> {
+        let list = split_list(&self.service_token_audiences);
+        if list.is_empty() {
+            self.audiences()
         } else {
             list
         }

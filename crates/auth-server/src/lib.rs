@@ -4,6 +4,7 @@
 pub mod account_deletion;
 pub mod accounts;
 pub mod body;
+pub mod client_credentials;
 pub mod client_ip;
 pub mod config;
 pub mod cookies;

@@ -1,6 +1,8 @@
 //! `auth-server [serve]` runs the server; `auth-server migrate` applies migrations;
 //! `auth-server keys list|rotate [--force]|retire [--kid KID]|reseal` manages the
-//! JWT signing keys (see docs/keys.md).
+//! JWT signing keys (see docs/keys.md); `auth-server clients create NAME --scopes
+//! a,b | list | rotate-secret ID | disable ID | delete ID` manages service clients
+//! (docs/service-tokens.md).
 
 use auth_server::{keys, startup, telemetry, Application, Settings};
 
@@ -27,8 +29,9 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations up to date ({applied} applied)");
         }
         ["keys", rest @ ..] => keys_command(&settings, rest).await?,
+        ["clients", rest @ ..] => clients_command(&settings, rest).await?,
         _ => anyhow::bail!(
-            "usage: auth-server [serve | migrate | keys list | keys rotate [--force] | keys retire [--kid KID] | keys reseal]"
+            "usage: auth-server [serve | migrate | keys list | keys rotate [--force] | keys retire [--kid KID] | keys reseal | clients create NAME --scopes A,B | clients list | clients rotate-secret ID | clients disable ID | clients delete ID]"
         ),
     }
     Ok(())
@@ -84,6 +87,58 @@ async fn keys_command(settings: &Settings, args: &[&str]) -> anyhow::Result<()> 
         }
         _ => anyhow::bail!(
             "usage: auth-server keys list | rotate [--force] | retire [--kid KID] | reseal"
+        ),
+    }
+    Ok(())
+}
+
+async fn clients_command(settings: &Settings, args: &[&str]) -> anyhow::Result<()> {
+    use auth_server::client_credentials as cc;
+    use auth_server::db::oauth_clients;
+    let pool = database::build_pool(settings.migration_url(), &Default::default())?;
+    let db = pool.get().await?;
+    let hasher = auth_server::password::PasswordHasher::new(1, 1)?;
+    let id =
+        |s: &str| uuid::Uuid::parse_str(s).map_err(|_| anyhow::anyhow!("{s:?} is not a client id"));
+    let show = |c: &cc::NewCredentials| {
+        println!("client_id:     {}", c.client.id);
+        println!("client_secret: {}", c.secret);
+        println!("scopes:        {}", c.client.scopes.join(" "));
+        println!("(the secret is shown only now; it is stored as an argon2id hash)");
+    };
+    match args {
+        ["create", name, "--scopes", scopes] => {
+            let scopes: Vec<String> = scopes
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            show(&cc::create(&db, &hasher, name, &scopes).await?);
+        }
+        ["create", name] => show(&cc::create(&db, &hasher, name, &[]).await?),
+        ["list"] => {
+            println!("{:<36}  {:<20}  {:<8}  {:<25}  SCOPES", "CLIENT_ID", "NAME", "STATE", "LAST TOKEN");
+            for c in oauth_clients::list(&db).await? {
+                let last = c
+                    .last_issued_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                    .unwrap_or_else(|| "-".into());
+                let state = if c.disabled_at.is_some() { "disabled" } else { "active" };
+                println!("{:<36}  {:<20}  {:<8}  {:<25}  {}", c.id, c.name, state, last, c.scopes.join(" "));
+            }
+        }
+        ["rotate-secret", client] => show(&cc::rotate_secret(&db, &hasher, id(client)?).await?),
+        ["disable", client] => {
+            anyhow::ensure!(oauth_clients::disable(&db, id(client)?).await?, "no client {client}");
+            println!("disabled {client}: it gets no new tokens; tokens already issued expire within AUTH_SERVICE_TOKEN_LIFETIME");
+        }
+        ["delete", client] => {
+            anyhow::ensure!(oauth_clients::delete(&db, id(client)?).await?, "no client {client}");
+            println!("deleted {client}");
+        }
+        _ => anyhow::bail!(
+            "usage: auth-server clients create NAME --scopes A,B | list | rotate-secret ID | disable ID | delete ID"
         ),
     }
     Ok(())

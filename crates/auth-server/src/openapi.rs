@@ -4,7 +4,7 @@
 use utoipa::OpenApi;
 
 use crate::routes::{
-    account, error_page, health, password, reset, session, sign_in, sign_up, tokens, user,
+    account, error_page, health, oauth2, password, reset, session, sign_in, sign_up, tokens, user,
     verification,
 };
 
@@ -35,6 +35,7 @@ use crate::routes::{
         tokens::jwks,
         tokens::well_known_jwks,
         tokens::openid_configuration,
+        oauth2::token,
         verification::send_verification_email,
         verification::verify_email,
         verification::change_email,

@@ -58,6 +58,8 @@ pub enum Account<'a> {
     Email(&'a str),
     /// A signed-in user: change-password.
     User(uuid::Uuid),
+    /// An OAuth client authenticating at `/oauth2/token`.
+    Client(uuid::Uuid),
 }
 
 impl Account<'_> {
@@ -70,6 +72,7 @@ impl Account<'_> {
                 format!("account:{hex}")
             }
             Account::User(id) => format!("account:user:{id}"),
+            Account::Client(id) => format!("account:client:{id}"),
         }
     }
 }

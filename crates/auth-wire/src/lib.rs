@@ -171,6 +171,35 @@ pub struct AccessClaims {
     pub updated_at: String,
 }
 
+/// The claims of a service access token (OAuth 2.0 client credentials, RFC 9068
+/// `typ: at+jwt`): the caller is a registered client, not a learner.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ServiceClaims {
+    pub iss: String,
+    pub aud: Audience,
+    /// The client id (also `client_id`).
+    pub sub: String,
+    pub client_id: String,
+    /// Space-separated scopes granted.
+    pub scope: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+impl ServiceClaims {
+    /// The granted scopes.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope.split_ascii_whitespace()
+    }
+
+    /// Whether `scope` was granted.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes().any(|s| s == scope)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,6 +59,10 @@ pub enum VerifyError {
     InvalidClaim(&'static str),
     /// No keys: the JWKS could not be fetched and no last good set is within its
     /// stale-if-error window. The text is ours (URL, status, I/O error), not the token's.
+    /// A valid token of the other kind: a learner's where a service is required,
+    /// or the reverse.
+    #[error("wrong kind of token: {expected} token required")]
+    WrongKind { expected: &'static str },
     #[error("JWKS unavailable: {0}")]
     JwksUnavailable(String),
 }

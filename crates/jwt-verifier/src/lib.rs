@@ -36,9 +36,10 @@ pub mod actix;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use auth_wire::{AccessClaims, Audience};
+pub use auth_wire::{AccessClaims, Audience, ServiceClaims};
 pub use config::{VerifierConfig, DEFAULT_MIN_JWKS_TTL, DEFAULT_UNKNOWN_KID_COOLDOWN};
 pub use error::{ConfigError, VerifyError};
+pub use token::TokenKind;
 
 use josekit::jws::JwsVerifier as _;
 use jwks::KeyStore;
@@ -54,7 +55,7 @@ struct Inner {
     config: VerifierConfig,
     keys: KeyStore,
     /// Tokens whose signature and fixed claims verified, by their exact text.
-    verified: Option<moka::sync::Cache<Arc<str>, Arc<AccessClaims>>>,
+    verified: Option<moka::sync::Cache<Arc<str>, Arc<Verified>>>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -99,11 +100,32 @@ impl Verifier {
         &self.inner.config
     }
 
-    /// Validates `token` (the compact JWS, without `Bearer `) and returns its claims.
-    ///
-    /// Every error means "reject with 401"; the variant is for logs and metrics and
-    /// must not be shown to the client.
+    /// Validates a **learner** token (the compact JWS, without `Bearer `) and returns
+    /// its claims. A valid service token is refused with
+    /// [`VerifyError::WrongKind`] (answer 403); every other error means "reject with
+    /// 401"; the variant is for logs and metrics and must not be shown to the client.
     pub async fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
+        match self.verify_any(token).await? {
+            Verified::Learner(claims) => Ok(claims),
+            Verified::Service(_) => Err(VerifyError::WrongKind {
+                expected: "learner",
+            }),
+        }
+    }
+
+    /// Validates a **service** token (`typ: at+jwt`, from `/oauth2/token`); a
+    /// learner token is refused with [`VerifyError::WrongKind`].
+    pub async fn verify_service(&self, token: &str) -> Result<ServiceClaims, VerifyError> {
+        match self.verify_any(token).await? {
+            Verified::Service(claims) => Ok(claims),
+            Verified::Learner(_) => Err(VerifyError::WrongKind {
+                expected: "service",
+            }),
+        }
+    }
+
+    /// Validates a token of either kind.
+    pub async fn verify_any(&self, token: &str) -> Result<Verified, VerifyError> {
         let config = &self.inner.config;
         let leeway = i64::try_from(config.leeway.as_secs()).unwrap_or(i64::MAX);
         if let Some(cache) = &self.inner.verified {
@@ -111,10 +133,11 @@ impl Verifier {
                 // The signature, issuer and audience were checked when it was cached;
                 // time moves on, so the time claims are checked again.
                 let now = unix_now();
-                if now >= claims.exp.saturating_add(leeway) {
+                let (exp, nbf) = claims.times();
+                if now >= exp.saturating_add(leeway) {
                     return Err(VerifyError::Expired);
                 }
-                if now.saturating_add(leeway) < claims.nbf {
+                if now.saturating_add(leeway) < nbf {
                     return Err(VerifyError::NotYetValid);
                 }
                 return Ok((*claims).clone());
@@ -127,21 +150,26 @@ impl Verifier {
         Ok(claims)
     }
 
-    async fn verify_uncached(&self, token: &str, leeway: i64) -> Result<AccessClaims, VerifyError> {
+    async fn verify_uncached(&self, token: &str, leeway: i64) -> Result<Verified, VerifyError> {
         let config = &self.inner.config;
         let unverified = token::parse(token, config.max_token_bytes)?;
         let key = self.inner.keys.key(&unverified.kid).await?;
         key.verify(unverified.signing_input.as_bytes(), &unverified.signature)
             .map_err(|_| VerifyError::BadSignature)?;
-        token::claims(
-            unverified.payload_b64,
-            &token::Expectations {
-                issuer: &config.issuer,
-                audience: &config.audience,
-                leeway_secs: leeway,
-                now: unix_now(),
-            },
-        )
+        let want = token::Expectations {
+            issuer: &config.issuer,
+            audience: &config.audience,
+            leeway_secs: leeway,
+            now: unix_now(),
+        };
+        Ok(match unverified.kind {
+            TokenKind::Learner => {
+                Verified::Learner(token::learner_claims(unverified.payload_b64, &want)?)
+            }
+            TokenKind::Service => {
+                Verified::Service(token::service_claims(unverified.payload_b64, &want)?)
+            }
+        })
     }
 
     /// Fetches the JWKS now, whatever the cache holds. Call it at startup (warm-up)
@@ -160,6 +188,25 @@ impl Verifier {
     /// How many JWKS requests were started, successful or not (tests, metrics).
     pub fn fetch_count(&self) -> u64 {
         self.inner.keys.fetch_count()
+    }
+}
+
+/// A verified token of either kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verified {
+    /// A learner's token (`typ: JWT`).
+    Learner(AccessClaims),
+    /// A service's token (`typ: at+jwt`).
+    Service(ServiceClaims),
+}
+
+impl Verified {
+    /// `(exp, nbf)`.
+    fn times(&self) -> (i64, i64) {
+        match self {
+            Verified::Learner(c) => (c.exp, c.nbf),
+            Verified::Service(c) => (c.exp, c.nbf),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 //! hostile header cannot steer the JWKS client), and the payload is decoded only
 //! after the signature verified.
 
-use auth_wire::AccessClaims;
+use auth_wire::{AccessClaims, ServiceClaims};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
@@ -20,8 +20,20 @@ const FORBIDDEN_HEADERS: [&str; 5] = ["jku", "x5u", "jwk", "x5c", "crit"];
 /// Longest `kid` we look up; ours are short, and this bounds what reaches logs/maps.
 const MAX_KID_LEN: usize = 256;
 
+/// What a token is, by its `typ` header: a learner's session token (`JWT` or
+/// none) or a service access token (RFC 9068 `at+jwt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Minted for a signed-in learner (`typ: JWT`).
+    Learner,
+    /// Minted for an OAuth client by `/oauth2/token` (`typ: at+jwt`).
+    Service,
+}
+
 /// A token whose header passed, not yet verified.
 pub(crate) struct Unverified<'a> {
+    /// Learner or service token, by `typ`.
+    pub(crate) kind: TokenKind,
     /// `BASE64URL(header) . BASE64URL(payload)`, what the signature covers.
     pub(crate) signing_input: &'a str,
     pub(crate) payload_b64: &'a str,
@@ -61,11 +73,11 @@ pub(crate) fn parse(token: &str, max_bytes: usize) -> Result<Unverified<'_>, Ver
     {
         return Err(VerifyError::ForbiddenHeader(name));
     }
-    match header.get("typ") {
-        None => {}
-        Some(Value::String(typ)) if is_accepted_typ(typ) => {}
+    let kind = match header.get("typ") {
+        None => TokenKind::Learner,
+        Some(Value::String(typ)) => typ_kind(typ).ok_or(VerifyError::UnsupportedType)?,
         Some(_) => return Err(VerifyError::UnsupportedType),
-    }
+    };
     let kid = match header.get("kid") {
         Some(Value::String(kid)) if !kid.is_empty() && kid.len() <= MAX_KID_LEN => kid.clone(),
         _ => return Err(VerifyError::MissingKid),
@@ -78,6 +90,7 @@ pub(crate) fn parse(token: &str, max_bytes: usize) -> Result<Unverified<'_>, Ver
         .map_err(|_| VerifyError::Malformed("signature is not base64url"))?;
 
     Ok(Unverified {
+        kind,
         // Safe slicing: `header_b64` and `payload_b64` are a prefix of `token` joined
         // by one '.'.
         signing_input: &token[..header_b64.len() + 1 + payload_b64.len()],
@@ -89,12 +102,23 @@ pub(crate) fn parse(token: &str, max_bytes: usize) -> Result<Unverified<'_>, Ver
 
 /// `JWT` or `at+jwt` (RFC 9068), compared as media types are: case-insensitively,
 /// with an optional `application/` prefix (RFC 7515 §4.1.9).
-fn is_accepted_typ(typ: &str) -> bool {
+fn typ_kind(typ: &str) -> Option<TokenKind> {
     let short = match typ.get(..12) {
         Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
         _ => typ,
     };
-    short.eq_ignore_ascii_case("JWT") || short.eq_ignore_ascii_case("at+jwt")
+    if short.eq_ignore_ascii_case("JWT") {
+        Some(TokenKind::Learner)
+    } else if short.eq_ignore_ascii_case("at+jwt") {
+        Some(TokenKind::Service)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+fn is_accepted_typ(typ: &str) -> bool {
+    typ_kind(typ).is_some()
 }
 
 /// Decodes one base64url segment holding a JSON object.
@@ -120,12 +144,12 @@ pub(crate) struct Expectations<'a> {
     pub(crate) now: i64,
 }
 
-/// Decodes the (already signature-verified) payload and checks every claim we rely
-/// on ourselves: josekit's validator skips absent `exp`/`nbf`/`aud`.
-pub(crate) fn claims(
+/// Decodes the (already signature-verified) payload and checks every claim both
+/// kinds rely on (josekit's validator skips absent `exp`/`nbf`/`aud`).
+fn common_claims(
     payload_b64: &str,
     want: &Expectations<'_>,
-) -> Result<AccessClaims, VerifyError> {
+) -> Result<Map<String, Value>, VerifyError> {
     let map = json_object(
         payload_b64,
         "payload is not base64url",
@@ -176,14 +200,47 @@ pub(crate) fn claims(
         return Err(VerifyError::NotYetValid);
     }
 
+    Ok(map)
+}
+
+/// A learner token's claims: the common checks, then a user id in `sub`.
+pub(crate) fn learner_claims(
+    payload_b64: &str,
+    want: &Expectations<'_>,
+) -> Result<AccessClaims, VerifyError> {
+    let map = common_claims(payload_b64, want)?;
     match map.get("sub") {
         None => return Err(VerifyError::MissingClaim("sub")),
         Some(Value::String(sub)) if Uuid::parse_str(sub).is_ok() => {}
         Some(_) => return Err(VerifyError::InvalidClaim("sub")),
     }
-
     // The remaining fields (jti, sid, role, user) only need to fit the wire type.
     // serde's message is not kept: it can quote claim values.
+    serde_json::from_value(Value::Object(map)).map_err(|_| VerifyError::InvalidClaim("claims"))
+}
+
+/// A service token's claims: the common checks, then `sub` = `client_id` (a
+/// client, never a user) and a `scope` string.
+pub(crate) fn service_claims(
+    payload_b64: &str,
+    want: &Expectations<'_>,
+) -> Result<ServiceClaims, VerifyError> {
+    let map = common_claims(payload_b64, want)?;
+    let sub = match map.get("sub") {
+        None => return Err(VerifyError::MissingClaim("sub")),
+        Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
+        Some(_) => return Err(VerifyError::InvalidClaim("sub")),
+    };
+    match map.get("client_id") {
+        None => return Err(VerifyError::MissingClaim("client_id")),
+        Some(Value::String(id)) if *id == sub => {}
+        Some(_) => return Err(VerifyError::InvalidClaim("client_id")),
+    }
+    match map.get("scope") {
+        None => return Err(VerifyError::MissingClaim("scope")),
+        Some(Value::String(_)) => {}
+        Some(_) => return Err(VerifyError::InvalidClaim("scope")),
+    }
     serde_json::from_value(Value::Object(map)).map_err(|_| VerifyError::InvalidClaim("claims"))
 }
 

@@ -301,18 +301,75 @@ async fn aud_array_containing_ours_passes() {
 }
 
 #[tokio::test]
-async fn typ_at_jwt_and_absent_typ_pass() {
+async fn typ_decides_the_kind_of_token() {
     let (key, _server, verifier) = setup().await;
+    // A learner token: `typ: JWT` or none.
+    for header in [
+        json!({"alg": "RS256", "kid": key.kid}),
+        json!({"alg": "RS256", "kid": key.kid, "typ": "JWT"}),
+    ] {
+        let token = key.sign(&header, &claims());
+        verifier.verify(&token).await.expect("learner token");
+        assert_eq!(
+            verifier.verify_service(&token).await.err(),
+            Some(VerifyError::WrongKind {
+                expected: "service"
+            })
+        );
+    }
+    // `at+jwt` is a service token: learner claims under it are not one.
     let at = json!({"alg": "RS256", "kid": key.kid, "typ": "at+jwt"});
-    verifier
-        .verify(&key.sign(&at, &claims()))
+    assert_eq!(
+        verifier.verify(&key.sign(&at, &claims())).await.err(),
+        Some(VerifyError::MissingClaim("client_id"))
+    );
+    // A real service token: verify_service only.
+    let client = uuid::Uuid::new_v4().to_string();
+    let service = claims_with(|c| {
+        for k in [
+            "sid",
+            "role",
+            "id",
+            "name",
+            "email",
+            "emailVerified",
+            "image",
+            "createdAt",
+            "updatedAt",
+        ] {
+            c.remove(k);
+        }
+        c.insert("sub".into(), json!(client));
+        c.insert("client_id".into(), json!(client));
+        c.insert("scope".into(), json!("profiles:read"));
+    });
+    let token = key.sign(&at, &service);
+    let granted = verifier
+        .verify_service(&token)
         .await
-        .expect("at+jwt");
-    let none = json!({"alg": "RS256", "kid": key.kid});
-    verifier
-        .verify(&key.sign(&none, &claims()))
-        .await
-        .expect("no typ");
+        .expect("service token");
+    assert!(granted.has_scope("profiles:read") && !granted.has_scope("profiles"));
+    assert_eq!(
+        verifier.verify(&token).await.err(),
+        Some(VerifyError::WrongKind {
+            expected: "learner"
+        })
+    );
+    // The same claims under `typ: JWT` are neither.
+    let jwt = json!({"alg": "RS256", "kid": key.kid, "typ": "JWT"});
+    assert!(verifier.verify(&key.sign(&jwt, &service)).await.is_err());
+    // A service token whose client_id is not its sub is refused.
+    let mismatched = claims_with(|c| {
+        c.insert("client_id".into(), json!("someone-else"));
+        c.insert("scope".into(), json!(""));
+    });
+    assert_eq!(
+        verifier
+            .verify_service(&key.sign(&at, &mismatched))
+            .await
+            .err(),
+        Some(VerifyError::InvalidClaim("client_id"))
+    );
 }
 
 #[tokio::test]

@@ -65,6 +65,10 @@ pub struct Settings {
     /// id). Off by default: it is synchronous stdout I/O on the hot path, and a
     /// proxy or load balancer usually logs requests already.
     pub access_log: bool,
+    /// The service listing leaves out profiles changed in the last this many
+    /// milliseconds, so a write still committing cannot land behind a page already
+    /// served (docs/service-tokens.md).
+    pub service_list_settle_ms: u64,
 }
 
 impl Default for Settings {
@@ -92,6 +96,7 @@ impl Default for Settings {
             shutdown_timeout: 10,
             log_format: "json".into(),
             access_log: false,
+            service_list_settle_ms: 1000,
         }
     }
 }

@@ -91,6 +91,8 @@ impl ApiError {
             ApiError::Auth(AuthError::MissingCredentials) => "UNAUTHORIZED",
             ApiError::Auth(AuthError::InvalidToken) => "INVALID_TOKEN",
             ApiError::Auth(AuthError::Unavailable) => "SERVICE_UNAVAILABLE",
+            ApiError::Auth(AuthError::WrongKind) => "WRONG_TOKEN_KIND",
+            ApiError::Auth(AuthError::InsufficientScope(_)) => "INSUFFICIENT_SCOPE",
             ApiError::Auth(AuthError::Misconfigured) | ApiError::Internal(_) => {
                 "INTERNAL_SERVER_ERROR"
             }
@@ -140,6 +142,18 @@ impl ResponseError for ApiError {
                 response
                     .insert_header((header::WWW_AUTHENTICATE, r#"Bearer error="invalid_token""#));
             }
+            ApiError::Auth(AuthError::WrongKind) => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    r#"Bearer error="invalid_token", error_description="wrong kind of token""#,
+                ));
+            }
+            ApiError::Auth(AuthError::InsufficientScope(scope)) => {
+                let challenge = format!(r#"Bearer error="insufficient_scope", scope="{scope}""#);
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    response.insert_header((header::WWW_AUTHENTICATE, v));
+                }
+            }
             ApiError::MethodNotAllowed => {
                 response.insert_header((header::ALLOW, PROFILE_METHODS));
             }
@@ -154,7 +168,12 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        let message = self.to_string();
+        let message = match self {
+            ApiError::Auth(AuthError::InsufficientScope(scope)) => {
+                format!("The token lacks the scope {scope}")
+            }
+            other => other.to_string(),
+        };
         let field = match self {
             ApiError::Validation { field, .. } => field.as_deref(),
             _ => None,

@@ -4,7 +4,7 @@
 use utoipa::OpenApi;
 
 use crate::profile::{Level, Profile};
-use crate::routes::{health, profile};
+use crate::routes::{health, profile, service};
 
 /// Writable fields of a PUT (absent: default) or PATCH (absent: unchanged;
 /// `null`: reset to the default) body. Unknown fields are a 422.
@@ -54,11 +54,14 @@ pub struct ProblemBody {
         profile::put,
         profile::patch,
         profile::delete,
+        service::list,
+        service::get,
     ),
-    components(schemas(Profile, Level, ProfileInput, ProblemBody)),
+    components(schemas(Profile, Level, ProfileInput, ProblemBody, service::ProfilePage)),
     modifiers(&BearerJwt),
     tags(
         (name = "profile", description = "The caller's own profile (the user in the JWT's sub)"),
+        (name = "service", description = "Profiles for services with a client-credentials token (scope profiles:read); docs/service-tokens.md"),
         (name = "ops", description = "Health probes and this document"),
     )
 )]
@@ -81,6 +84,21 @@ impl utoipa::Modify for BearerJwt {
                         .build(),
                 ),
             );
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+            "service_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An access token (typ at+jwt) from the auth-server's POST /oauth2/token",
+                    ))
+                    .build(),
+            ),
+        );
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod mail_outbox;
+pub mod oauth_clients;
 pub mod rate_limits;
 pub mod sessions;
 pub mod signing_keys;

@@ -4,6 +4,7 @@
 pub(crate) mod account;
 pub(crate) mod error_page;
 pub(crate) mod health;
+pub(crate) mod oauth2;
 pub(crate) mod password;
 pub(crate) mod reset;
 pub(crate) mod respond;
@@ -31,6 +32,7 @@ service_kit::routes! {
     "/openapi.json" => { get: crate::openapi::openapi_json },
     "/.well-known/jwks.json" => { get: tokens::well_known_jwks },
     "/.well-known/openid-configuration" => { get: tokens::openid_configuration },
+    "/oauth2/token" => { post: oauth2::token },
     "/api/auth/ok" => { get: health::ok },
     "/api/auth/sign-up/email" => { post: sign_up::sign_up },
     "/api/auth/sign-in/email" => { post: sign_in::sign_in },

@@ -61,6 +61,10 @@ pub async fn openid_configuration(state: Data<AppState>) -> HttpResponse {
         .json(json!({
             "issuer": issuer,
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+            "token_endpoint": format!("{issuer}/oauth2/token"),
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "scopes_supported": ["profiles:read"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "subject_types_supported": ["public"],
             "response_types_supported": ["token"],

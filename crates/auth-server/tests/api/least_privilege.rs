@@ -214,6 +214,27 @@ async fn the_server_works_as_the_documented_least_privilege_role() {
     assert_eq!(res.status(), StatusCode::OK);
     assert!(app.sql("SELECT 1 FROM learner.profiles").await.is_empty());
 
+    // A service client, registered as the owner (the CLI's role), gets a token as the role.
+    let owner = database::build_pool(app.db.url(), &Default::default()).expect("owner pool");
+    let registered = auth_server::client_credentials::create(
+        &owner.get().await.expect("owner"),
+        &app.state.hasher,
+        "grader",
+        &["profiles:read".to_owned()],
+    )
+    .await
+    .expect("client");
+    let res = app
+        .http
+        .post(format!("{}/oauth2/token", app.address))
+        .basic_auth(registered.client.id, Some(&registered.secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(res.status(), StatusCode::OK);
+
     // A whole rotation as the role: publish, promote, retire the old key, remove it.
     let (pool, store) = (&app.state.pool, &app.state.keys);
     let first: String = app.sql("SELECT kid FROM identity.signing_keys").await[0].get(0);
@@ -264,6 +285,8 @@ async fn the_server_works_as_the_documented_least_privilege_role() {
         "TRUNCATE identity.sessions",
         "CREATE FUNCTION identity.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
         "DELETE FROM identity.mail_outbox",
+        "DELETE FROM identity.oauth_clients",
+        "INSERT INTO identity.oauth_clients (name, secret_hash) VALUES ('x', '$argon2id$x')",
         "DELETE FROM identity.accounts",
         "DELETE FROM identity.signing_keys",
         "SELECT * FROM identity.import_runs",

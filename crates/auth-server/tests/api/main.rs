@@ -11,6 +11,7 @@ mod limits;
 mod logs;
 mod openapi;
 mod password;
+mod service_tokens;
 mod session;
 mod sign_in;
 mod sign_up;

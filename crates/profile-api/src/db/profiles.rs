@@ -329,3 +329,48 @@ pub async fn check_readable(client: &impl GenericClient) -> Result<(), tokio_pos
     client.query(&stmt, &[]).await?;
     Ok(())
 }
+
+/// A position in the walk by (updated_at, user_id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub updated_at: DateTime<Utc>,
+    pub user_id: Uuid,
+}
+
+/// Up to `limit` profiles updated at or after `since`, after `cursor`, by
+/// (updated_at, user_id), leaving out those changed in the last `settle_secs` (so a
+/// write still committing cannot land behind a page already served).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn list_updated(
+    client: &impl GenericClient,
+    since: DateTime<Utc>,
+    cursor: Option<Cursor>,
+    settle_secs: f64,
+    limit: i64,
+) -> Result<Vec<Stored>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM learner.profiles AS p
+              WHERE p.updated_at >= $1
+                AND ($2::timestamptz IS NULL OR (p.updated_at, p.user_id) > ($2, $3::uuid))
+                AND p.updated_at <= now() - make_interval(secs => $4)
+              ORDER BY p.updated_at, p.user_id
+              LIMIT $5"
+        ))
+        .await?;
+    let (after_time, after_id) = match cursor {
+        Some(c) => (Some(c.updated_at), Some(c.user_id)),
+        None => (None, None),
+    };
+    client
+        .query(
+            &stmt,
+            &[&since, &after_time, &after_id, &settle_secs, &limit],
+        )
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}

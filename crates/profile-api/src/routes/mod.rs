@@ -2,6 +2,7 @@
 
 pub(crate) mod health;
 pub mod profile;
+pub mod service;
 
 use actix_web::HttpResponse;
 
@@ -31,4 +32,6 @@ service_kit::routes! {
         patch: profile::patch,
         delete: profile::delete,
     },
+    service::LIST_PATH => { get: service::list },
+    service::ONE_PATH => { get: service::get },
 }

@@ -12,4 +12,5 @@ mod log_secrets;
 mod logs;
 mod openapi;
 mod patch;
+mod service;
 mod validation;
