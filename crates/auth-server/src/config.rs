@@ -186,6 +186,13 @@ pub struct Settings {
     /// Comma-separated audiences a client may ask for (`resource`/`audience`); the
     /// first is the default. Empty: the JWT audiences (`AUTH_JWT_AUDIENCE`).
     pub service_token_audiences: String,
+    /// Seconds between housekeeping sweeps (expired sessions and tokens, ended
+    /// rate-limit windows, old mail records); 0 turns the sweeper off.
+    pub sweep_interval: u64,
+    /// Rows deleted per sweep transaction.
+    pub sweep_batch: u64,
+    /// Seconds a sent or given-up mail's record is kept.
+    pub mail_retention: u64,
 }
 
 impl Default for Settings {
@@ -264,6 +271,9 @@ impl Default for Settings {
             delete_user_confirm_by_email: false,
             service_token_lifetime: 300,
             service_token_audiences: String::new(),
+            sweep_interval: 300,
+            sweep_batch: 1000,
+            mail_retention: 7 * 24 * 3600,
         }
     }
 }
@@ -388,6 +398,9 @@ impl Settings {
             return bad("AUTH_MAX_CONCURRENT_HASHES and AUTH_DB_POOL_SIZE must be at least 1");
         }
         self.validate_mail()?;
+        if self.sweep_batch == 0 {
+            return bad("AUTH_SWEEP_BATCH must be at least 1");
+        }
         if !(60..=MAX_JWT_LIFETIME_SECS).contains(&self.service_token_lifetime) {
             return bad("AUTH_SERVICE_TOKEN_LIFETIME must be between 60 and 3600 seconds");
         }

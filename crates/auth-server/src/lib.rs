@@ -27,6 +27,7 @@ pub mod routes;
 pub mod session_service;
 pub mod startup;
 pub mod state;
+pub mod sweeper;
 pub mod telemetry;
 
 pub use config::Settings;

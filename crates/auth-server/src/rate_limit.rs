@@ -221,22 +221,6 @@ impl RateLimiter {
             }
         }
     }
-
-    /// Deletes ended windows (Postgres; Redis expires its own keys).
-    pub async fn sweep(&self) -> Result<u64, ApiError> {
-        let Store::Postgres(pool) = &self.store else {
-            return Ok(0);
-        };
-        let client = pool.get().await?;
-        let mut total = 0;
-        loop {
-            let n = rate_limits::sweep(&client, 1000).await?;
-            total += n;
-            if n < 1000 {
-                return Ok(total);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

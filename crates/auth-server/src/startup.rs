@@ -31,6 +31,7 @@ pub struct Application {
     state: web::Data<AppState>,
     key_task: tokio::task::JoinHandle<()>,
     mail_task: tokio::task::JoinHandle<()>,
+    sweep_task: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -106,6 +107,7 @@ impl Application {
         state.keys.reload(&state.pool).await?;
         let key_task = tokio::spawn(key_maintenance(state.clone()));
         let mail_task = tokio::spawn(crate::mail::worker::run(state.clone()));
+        let sweep_task = tokio::spawn(crate::sweeper::run(state.clone()));
         tokio::spawn(calibrate_refusals(state.clone()));
 
         let listener = TcpListener::bind((state.settings.host.as_str(), state.settings.port))
@@ -143,6 +145,7 @@ impl Application {
             state,
             key_task,
             mail_task,
+            sweep_task,
         })
     }
 
@@ -162,6 +165,7 @@ impl Application {
         self.key_task.abort();
         // A send cut short here keeps its lease; any instance retries it after.
         self.mail_task.abort();
+        self.sweep_task.abort();
         result
     }
 }
@@ -227,18 +231,13 @@ pub fn key_policy(settings: &Settings) -> KeyPolicy {
 }
 
 /// Every instance periodically runs the key lifecycle and reloads the key set, so a
-/// rotation made anywhere reaches it without a restart (and trims the rate limiter).
+/// rotation made anywhere reaches it without a restart.
 async fn key_maintenance(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(state.keys.policy().refresh_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
         tick.tick().await;
-        if let Some(limiter) = &state.rate_limiter {
-            if let Err(e) = limiter.sweep().await {
-                tracing::warn!(error = %e, "rate-limit sweep failed");
-            }
-        }
         match keys::maintain(&state.pool, &state.keys).await {
             Ok(events) => {
                 for event in events {

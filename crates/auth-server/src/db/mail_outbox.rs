@@ -149,3 +149,22 @@ pub async fn pending_count(client: &impl GenericClient) -> Result<i64, tokio_pos
         .await?;
     Ok(client.query_one(&stmt, &[]).await?.get(0))
 }
+
+/// Deletes up to `batch` mails sent or given up more than `retention_secs` ago (their
+/// bodies are already erased; the rows are the delivery record).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn sweep_finished(
+    client: &impl GenericClient,
+    retention_secs: f64,
+    batch: i64,
+) -> Result<u64, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(
+            "DELETE FROM identity.mail_outbox WHERE id IN (
+                 SELECT id FROM identity.mail_outbox
+                 WHERE coalesce(sent_at, failed_at) < now() - make_interval(secs => $1)
+                 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .await?;
+    client.execute(&stmt, &[&retention_secs, &batch]).await
+}

@@ -203,3 +203,19 @@ pub async fn list_active(
         .map(SessionRow::from_row)
         .collect()
 }
+
+/// Deletes up to `batch` expired sessions; returns how many went.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn sweep_expired(
+    client: &impl GenericClient,
+    batch: i64,
+) -> Result<u64, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(
+            "DELETE FROM identity.sessions WHERE id IN (
+                 SELECT id FROM identity.sessions WHERE expires_at < now()
+                 ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)",
+        )
+        .await?;
+    client.execute(&stmt, &[&batch]).await
+}

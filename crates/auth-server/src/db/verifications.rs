@@ -208,3 +208,20 @@ pub async fn delete_unused_for_user(
         .await?;
     client.execute(&stmt, &[&user_id, &names]).await
 }
+
+/// Deletes up to `batch` expired tokens, used or not (a used verification link is
+/// kept until then, so a second click still lands on the success page).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn sweep_expired(
+    client: &impl GenericClient,
+    batch: i64,
+) -> Result<u64, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(
+            "DELETE FROM identity.verifications WHERE id IN (
+                 SELECT id FROM identity.verifications WHERE expires_at < now()
+                 ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)",
+        )
+        .await?;
+    client.execute(&stmt, &[&batch]).await
+}

@@ -15,6 +15,7 @@ mod service_tokens;
 mod session;
 mod sign_in;
 mod sign_up;
+mod sweeper;
 mod timing;
 mod tokens;
 mod user;

@@ -1,0 +1,118 @@
+//! Housekeeping: tables that would otherwise only grow. Every instance runs the
+//! sweeper every `AUTH_SWEEP_INTERVAL`; each batch (at most `AUTH_SWEEP_BATCH` rows,
+//! one short transaction) first takes a transaction-level advisory lock, so only one
+//! instance sweeps at a time, no lock is held between batches, and it works behind
+//! a transaction-mode pooler (Neon's). It deletes expired sessions, expired one-time
+//! tokens, ended rate-limit windows and mails delivered or given up longer than
+//! `AUTH_MAIL_RETENTION` ago.
+
+use std::time::Duration;
+
+use actix_web::web::Data;
+
+use crate::db::{mail_outbox, rate_limits, sessions, verifications};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The advisory lock key of the sweeper ("sweep" in ASCII).
+const LOCK_KEY: i64 = 0x0073_7765_6570;
+
+/// Rows deleted by one sweep.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub sessions: u64,
+    pub verifications: u64,
+    pub rate_limits: u64,
+    pub mails: u64,
+}
+
+impl Swept {
+    fn total(&self) -> u64 {
+        self.sessions + self.verifications + self.rate_limits + self.mails
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Table {
+    Sessions,
+    Verifications,
+    RateLimits,
+    Mails,
+}
+
+/// Runs one sweep to the end. `None` when another instance holds the lock (it is
+/// sweeping right now).
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn sweep_once(state: &AppState) -> Result<Option<Swept>, ApiError> {
+    let mut swept = Swept::default();
+    for table in [
+        Table::Sessions,
+        Table::Verifications,
+        Table::RateLimits,
+        Table::Mails,
+    ] {
+        loop {
+            let Some(n) = batch(state, table).await? else {
+                return Ok(None);
+            };
+            match table {
+                Table::Sessions => swept.sessions += n,
+                Table::Verifications => swept.verifications += n,
+                Table::RateLimits => swept.rate_limits += n,
+                Table::Mails => swept.mails += n,
+            }
+            if n < state.settings.sweep_batch {
+                break;
+            }
+        }
+    }
+    Ok(Some(swept))
+}
+
+/// One batch in its own transaction, under the advisory lock.
+async fn batch(state: &AppState, table: Table) -> Result<Option<u64>, ApiError> {
+    let size = i64::try_from(state.settings.sweep_batch).unwrap_or(i64::MAX);
+    let mut db = state.pool.get().await?;
+    let tx = db.transaction().await?;
+    let locked: bool = tx
+        .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&LOCK_KEY])
+        .await?
+        .get(0);
+    if !locked {
+        return Ok(None);
+    }
+    let n = match table {
+        Table::Sessions => sessions::sweep_expired(&tx, size).await?,
+        Table::Verifications => verifications::sweep_expired(&tx, size).await?,
+        Table::RateLimits => rate_limits::sweep(&tx, size).await?,
+        Table::Mails => {
+            let retention = state.settings.mail_retention as f64;
+            mail_outbox::sweep_finished(&tx, retention, size).await?
+        }
+    };
+    tx.commit().await?;
+    Ok(Some(n))
+}
+
+/// Sweeps every `AUTH_SWEEP_INTERVAL` (never when it is 0) until the task is dropped.
+pub async fn run(state: Data<AppState>) {
+    if state.settings.sweep_interval == 0 {
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(state.settings.sweep_interval));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match sweep_once(&state).await {
+            Ok(Some(swept)) if swept.total() > 0 => tracing::info!(
+                sessions = swept.sessions,
+                verifications = swept.verifications,
+                rate_limits = swept.rate_limits,
+                mails = swept.mails,
+                "swept"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweep failed; trying again next interval"),
+        }
+    }
+}
