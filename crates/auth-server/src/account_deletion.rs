@@ -5,6 +5,7 @@
 use actix_web::http::StatusCode;
 use chrono::Utc;
 
+use crate::audit::{self, Event};
 use crate::credentials;
 use crate::db::verifications::{self, Purpose};
 use crate::db::{accounts, users};
@@ -15,6 +16,7 @@ use crate::mail::MailKind;
 use crate::one_time_tokens::{self, auth_link};
 use crate::rate_limit::Account;
 use crate::state::AppState;
+use serde_json::json;
 
 /// What `POST /delete-user` did.
 pub enum Deletion {
@@ -52,7 +54,7 @@ pub async fn delete_user(
         }
     }
     if let Some(token) = &form.token {
-        delete_with_token(state, current, token).await?;
+        delete_with_token(state, current, token, client).await?;
         return Ok(Deletion::Deleted);
     }
     if state.settings.delete_user_confirm_by_email {
@@ -106,6 +108,19 @@ pub async fn delete_user(
     let mut db = state.pool.get().await?;
     let tx = db.transaction().await?;
     users::delete(&tx, user.id).await?;
+    let how = if form.password.is_some() {
+        "password"
+    } else {
+        "fresh_session"
+    };
+    audit::user_event(
+        &tx,
+        Event::AccountDeleted,
+        Some(user.id),
+        client,
+        json!({"confirmed_by": how}),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(user_id = %user.id, "user deleted");
     Ok(Deletion::Deleted)
@@ -119,6 +134,7 @@ pub async fn delete_with_token(
     state: &AppState,
     current: &CurrentSession,
     token: &str,
+    client: &ClientInfo,
 ) -> Result<(), ApiError> {
     let invalid = ApiError::InvalidToken(StatusCode::NOT_FOUND);
     let mut db = state.pool.get().await?;
@@ -132,6 +148,14 @@ pub async fn delete_with_token(
     .filter(|r| r.user_id == current.user.id && r.matches_user())
     .ok_or(invalid)?;
     users::delete(&tx, row.user_id).await?;
+    audit::user_event(
+        &tx,
+        Event::AccountDeleted,
+        Some(row.user_id),
+        client,
+        json!({"confirmed_by": "mailed_link"}),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(user_id = %row.user_id, "user deleted by mailed link");
     Ok(())

@@ -4,6 +4,7 @@
 
 use uuid::Uuid;
 
+use crate::audit::{self, Event};
 use crate::db::sessions::{self, SessionRow};
 use crate::db::users::UserRow;
 use crate::db::{accounts, users};
@@ -14,6 +15,7 @@ use crate::password::Verification;
 use crate::rate_limit::Account;
 use crate::session_service;
 use crate::state::AppState;
+use serde_json::json;
 
 /// A new session for a user: its raw token, the row, and the user.
 pub struct SignedIn {
@@ -73,6 +75,14 @@ pub async fn sign_up(
     .await?
     .ok_or(ApiError::UserAlreadyExists)?;
     accounts::insert_credential(&tx, user.id, &hash).await?;
+    audit::user_event(
+        &tx,
+        Event::SignUp,
+        Some(user.id),
+        client,
+        json!({"verification_mailed": send_mail}),
+    )
+    .await?;
     if send_mail {
         let callback = form.callback_url.as_ref().map(|c| c.as_str());
         crate::email_verification::queue_verification(&tx, state, &user, callback).await?;
@@ -135,10 +145,17 @@ pub async fn sign_in(
         (true, Some(c)) if !c.banned => c,
         (true, Some(c)) => {
             tracing::info!(user_id = %c.user.id, "sign-in rejected: user is banned");
+            failed_sign_in(state, Some(c.user.id), "banned", client).await;
             return Err(ApiError::InvalidEmailOrPassword);
         }
-        _ => {
+        (_, found) => {
             tracing::info!("sign-in rejected");
+            let reason = if found.is_some() {
+                "wrong_password"
+            } else {
+                "unknown_email"
+            };
+            failed_sign_in(state, found.map(|c| c.user.id), reason, client).await;
             return Err(ApiError::InvalidEmailOrPassword);
         }
     };
@@ -149,6 +166,7 @@ pub async fn sign_in(
         && (state.settings.require_email_verification || candidate.awaits_confirmed_email)
     {
         tracing::info!(user_id = %candidate.user.id, "sign-in refused: e-mail not verified");
+        failed_sign_in(state, Some(candidate.user.id), "email_not_verified", client).await;
         let callback = form.callback_url.as_ref().map(|c| c.as_str());
         crate::email_verification::resend_at_sign_in(state, &candidate.user, callback, client)
             .await;
@@ -161,8 +179,18 @@ pub async fn sign_in(
     }
     let user = candidate.user;
     let remember = form.remember_me.unwrap_or(true);
-    let (token, session) =
-        session_service::create(&state.pool.get().await?, state, user.id, remember, client).await?;
+    let mut db = state.pool.get().await?;
+    let tx = db.transaction().await?;
+    let (token, session) = session_service::create(&tx, state, user.id, remember, client).await?;
+    audit::user_event(
+        &tx,
+        Event::SignIn,
+        Some(user.id),
+        client,
+        json!({"session_id": session.id}),
+    )
+    .await?;
+    tx.commit().await?;
     tracing::Span::current().record("user_id", tracing::field::display(user.id));
     tracing::info!(user_id = %user.id, "user signed in");
     Ok(SignedIn {
@@ -232,6 +260,14 @@ pub async fn change_password(
     let mut db = state.pool.get().await?;
     let tx = db.transaction().await?;
     accounts::set_credential_hash(&tx, current.user.id, &new_hash).await?;
+    audit::user_event(
+        &tx,
+        Event::PasswordChanged,
+        Some(current.user.id),
+        client,
+        json!({"revoked_other_sessions": form.revoke_other_sessions.unwrap_or(false)}),
+    )
+    .await?;
     // Bumping updated_at also drops JWTs cached for this user.
     let user = users::touch(&tx, current.user.id)
         .await?
@@ -312,4 +348,30 @@ pub async fn list_accounts(
             scopes: Vec::new(),
         })
         .collect())
+}
+
+/// Records a refused sign-in (the reason, never the password). Best effort: the
+/// answer is a 401 whether or not the record could be written.
+async fn failed_sign_in(
+    state: &AppState,
+    user_id: Option<Uuid>,
+    reason: &str,
+    client: &ClientInfo,
+) {
+    let result = async {
+        let db = state.pool.get().await?;
+        audit::user_event(
+            &db,
+            Event::SignInFailed,
+            user_id,
+            client,
+            json!({"reason": reason}),
+        )
+        .await?;
+        anyhow::Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "could not record a refused sign-in");
+    }
 }

@@ -211,12 +211,23 @@ pub async fn issue(
     let token = state
         .tokens
         .service_token(&state.keys, &client_id, &scope, &audience, lifetime)?;
-    // Best effort: the token is issued whether or not the timestamp is written.
-    if let Ok(db) = state.pool.get().await {
-        if let Err(e) = oauth_clients::mark_issued(&db, client.id).await {
-            tracing::warn!(error = %e, "could not record the issuance time");
-        }
-    }
+    // The issuance is recorded before the token is handed out: no record, no token.
+    let mut db = state.pool.get().await.map_err(ApiError::from)?;
+    let tx = db.transaction().await.map_err(ApiError::from)?;
+    oauth_clients::mark_issued(&tx, client.id)
+        .await
+        .map_err(ApiError::from)?;
+    let detail = serde_json::json!({"scope": scope, "audience": audience, "jti": token.jti});
+    crate::audit::client_event(
+        &tx,
+        crate::audit::Event::ServiceTokenIssued,
+        client.id,
+        info,
+        detail,
+    )
+    .await
+    .map_err(ApiError::from)?;
+    tx.commit().await.map_err(ApiError::from)?;
     tracing::info!(client_id = %client.id, scope = %scope, audience = %audience, jti = %token.jti, "service token issued");
     Ok(Issued { token, scope })
 }

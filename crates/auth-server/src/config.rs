@@ -193,6 +193,8 @@ pub struct Settings {
     pub sweep_batch: u64,
     /// Seconds a sent or given-up mail's record is kept.
     pub mail_retention: u64,
+    /// Seconds an audit event is kept.
+    pub audit_retention: u64,
 }
 
 impl Default for Settings {
@@ -274,6 +276,7 @@ impl Default for Settings {
             sweep_interval: 300,
             sweep_batch: 1000,
             mail_retention: 7 * 24 * 3600,
+            audit_retention: 365 * 24 * 3600,
         }
     }
 }

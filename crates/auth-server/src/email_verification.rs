@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
+use crate::audit::{self, Event};
 use crate::credentials;
 use crate::db::sessions::SessionRow;
 use crate::db::users::{self, UserRow};
@@ -231,6 +232,15 @@ pub async fn verify(
             verifications::mark_used(&tx, row.id)
                 .await
                 .map_err(ApiError::from)?;
+            audit::user_event(
+                &tx,
+                Event::EmailVerified,
+                Some(user.id),
+                client,
+                serde_json::json!({}),
+            )
+            .await
+            .map_err(ApiError::from)?;
             let signed_in_already = session.is_some_and(|s| s.user.id == user.id);
             let new_session =
                 if state.settings.auto_sign_in_after_verification && !signed_in_already {
@@ -286,6 +296,16 @@ pub async fn verify(
             verifications::delete(&tx, row.id)
                 .await
                 .map_err(ApiError::from)?;
+            // The addresses themselves are not copied into the trail.
+            audit::user_event(
+                &tx,
+                Event::EmailChanged,
+                Some(user.id),
+                client,
+                serde_json::json!({}),
+            )
+            .await
+            .map_err(ApiError::from)?;
             tracing::info!(user_id = %user.id, "e-mail address changed");
             Verified::EmailChanged { user }
         }

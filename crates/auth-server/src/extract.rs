@@ -12,7 +12,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::{header, Method};
 use actix_web::web::{Bytes, Data};
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
 use crate::body;
 use crate::error::ApiError;
@@ -110,6 +110,8 @@ pub struct ClientInfo {
     pub ip: Option<IpAddr>,
     /// The `User-Agent`, truncated to what the table keeps.
     pub user_agent: String,
+    /// The request id (`x-request-id`), for the audit trail.
+    pub request_id: String,
 }
 
 impl ClientInfo {
@@ -130,9 +132,15 @@ impl FromRequest for ClientInfo {
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
+            let request_id = req
+                .extensions()
+                .get::<tracing_actix_web::RequestId>()
+                .map(|id| id.to_string())
+                .unwrap_or_default();
             ClientInfo {
                 ip: state.client_ip(req),
                 user_agent: truncate(user_agent, 512),
+                request_id,
             }
         }))
     }

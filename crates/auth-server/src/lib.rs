@@ -3,6 +3,7 @@
 
 pub mod account_deletion;
 pub mod accounts;
+pub mod audit;
 pub mod body;
 pub mod client_credentials;
 pub mod client_ip;

@@ -2,7 +2,8 @@
 //! `auth-server keys list|rotate [--force]|retire [--kid KID]|reseal` manages the
 //! JWT signing keys (see docs/keys.md); `auth-server clients create NAME --scopes
 //! a,b | list | rotate-secret ID | disable ID | delete ID` manages service clients
-//! (docs/service-tokens.md).
+//! (docs/service-tokens.md); `auth-server audit [--user ID] [--ip IP] [--since T]
+//! [--limit N]` prints the audit trail.
 
 use auth_server::{keys, startup, telemetry, Application, Settings};
 
@@ -30,8 +31,9 @@ async fn main() -> anyhow::Result<()> {
         }
         ["keys", rest @ ..] => keys_command(&settings, rest).await?,
         ["clients", rest @ ..] => clients_command(&settings, rest).await?,
+        ["audit", rest @ ..] => audit_command(&settings, rest).await?,
         _ => anyhow::bail!(
-            "usage: auth-server [serve | migrate | keys list | keys rotate [--force] | keys retire [--kid KID] | keys reseal | clients create NAME --scopes A,B | clients list | clients rotate-secret ID | clients disable ID | clients delete ID]"
+            "usage: auth-server [serve | migrate | keys list | keys rotate [--force] | keys retire [--kid KID] | keys reseal | clients create NAME --scopes A,B | clients list | clients rotate-secret ID | clients disable ID | clients delete ID | audit [--user ID] [--ip IP] [--since RFC3339] [--limit N]]"
         ),
     }
     Ok(())
@@ -140,6 +142,56 @@ async fn clients_command(settings: &Settings, args: &[&str]) -> anyhow::Result<(
         _ => anyhow::bail!(
             "usage: auth-server clients create NAME --scopes A,B | list | rotate-secret ID | disable ID | delete ID"
         ),
+    }
+    Ok(())
+}
+
+async fn audit_command(settings: &Settings, args: &[&str]) -> anyhow::Result<()> {
+    use auth_server::db::audit_log::{self, Filter};
+    let mut filter = Filter {
+        limit: 200,
+        ..Filter::default()
+    };
+    let mut rest = args;
+    while let [flag, value, tail @ ..] = rest {
+        match *flag {
+            "--user" => filter.user_id = Some(uuid::Uuid::parse_str(value)?),
+            "--ip" => filter.ip = Some((*value).to_owned()),
+            "--since" => {
+                filter.since =
+                    Some(chrono::DateTime::parse_from_rfc3339(value)?.with_timezone(&chrono::Utc))
+            }
+            "--limit" => filter.limit = value.parse()?,
+            other => anyhow::bail!("unknown option {other}"),
+        }
+        rest = tail;
+    }
+    anyhow::ensure!(
+        rest.is_empty(),
+        "usage: auth-server audit [--user ID] [--ip IP] [--since RFC3339] [--limit N]"
+    );
+    let pool = database::build_pool(settings.migration_url(), &Default::default())?;
+    let db = pool.get().await?;
+    for e in audit_log::find(&db, &filter).await? {
+        let who = match (e.user_id, e.client_id) {
+            (Some(u), _) => format!("user {u}"),
+            (None, Some(c)) => format!("client {c}"),
+            (None, None) => "-".to_owned(),
+        };
+        println!(
+            "{}  {:<22} {:<44} ip {:<15} req {} {} ua {:?}",
+            e.at.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+            e.event,
+            who,
+            if e.ip.is_empty() { "-" } else { &e.ip },
+            if e.request_id.is_empty() {
+                "-"
+            } else {
+                &e.request_id
+            },
+            e.detail,
+            e.user_agent
+        );
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 
+use crate::audit::{self, Event};
 use crate::credentials;
 use crate::db::verifications::{self, Purpose};
 use crate::db::{accounts, sessions, users};
@@ -102,6 +103,7 @@ pub async fn reset(
     state: &AppState,
     form: ResetPassword,
     query_token: Option<String>,
+    client: &ClientInfo,
 ) -> Result<(), ApiError> {
     let invalid = ApiError::InvalidToken(StatusCode::BAD_REQUEST);
     let Some(token) = form.token.or(query_token).filter(|t| !t.is_empty()) else {
@@ -132,6 +134,8 @@ pub async fn reset(
     } else {
         0
     };
+    let detail = serde_json::json!({"sessions_ended": revoked});
+    audit::user_event(&tx, Event::PasswordReset, Some(row.user_id), client, detail).await?;
     tx.commit().await?;
     tracing::info!(user_id = %row.user_id, sessions_ended = revoked, "password reset");
     Ok(())

@@ -4,6 +4,7 @@
 use actix_web::HttpRequest;
 use chrono::{Duration, Utc};
 
+use crate::audit::{self, Event};
 use crate::credentials::{self, Carrier};
 use crate::db::sessions::{self, NewSession, SessionRow};
 use crate::db::users::UserRow;
@@ -11,6 +12,7 @@ use crate::db::GenericClient;
 use crate::error::ApiError;
 use crate::extract::ClientInfo;
 use crate::state::AppState;
+use serde_json::json;
 
 /// A request's valid session.
 #[derive(Debug, Clone)]
@@ -121,14 +123,23 @@ pub async fn resolve(
 
 /// Ends the session the request presents, if any (sign-out: 200 even without one).
 #[tracing::instrument(level = "debug", skip_all)]
-pub async fn end_presented(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+pub async fn end_presented(
+    state: &AppState,
+    req: &HttpRequest,
+    info: &ClientInfo,
+) -> Result<(), ApiError> {
     if let Some((token, _)) =
         credentials::presented_token(req, &state.signer, &state.cookies.session_token)
     {
-        let client = state.pool.get().await?;
-        if sessions::delete_by_hash(&client, &credentials::token_hash(&token)).await? {
+        let mut client = state.pool.get().await?;
+        let tx = client.transaction().await?;
+        if let Some(user_id) =
+            sessions::delete_by_hash(&tx, &credentials::token_hash(&token)).await?
+        {
+            audit::user_event(&tx, Event::SignOut, Some(user_id), info, json!({})).await?;
             tracing::info!("session signed out");
         }
+        tx.commit().await?;
     }
     Ok(())
 }
@@ -163,16 +174,30 @@ pub async fn revoke(
     state: &AppState,
     current: &CurrentSession,
     token_or_handle: &str,
+    info: &ClientInfo,
 ) -> Result<bool, ApiError> {
     let handle = uuid::Uuid::parse_str(token_or_handle).ok();
-    let client = state.pool.get().await?;
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
     let deleted = sessions::delete_for_user(
-        &client,
+        &tx,
         current.user.id,
         handle,
         &credentials::token_hash(token_or_handle),
     )
     .await?;
+    if let Some(id) = deleted {
+        let detail = json!({"session_id": id, "current": id == current.session.id});
+        audit::user_event(
+            &tx,
+            Event::SessionRevoked,
+            Some(current.user.id),
+            info,
+            detail,
+        )
+        .await?;
+    }
+    tx.commit().await?;
     Ok(deleted == Some(current.session.id))
 }
 
@@ -182,8 +207,20 @@ pub async fn revoke_all(
     state: &AppState,
     current: &CurrentSession,
     keep: Option<uuid::Uuid>,
+    info: &ClientInfo,
 ) -> Result<(), ApiError> {
-    let client = state.pool.get().await?;
-    sessions::delete_all_for_user(&client, current.user.id, keep).await?;
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let n = sessions::delete_all_for_user(&tx, current.user.id, keep).await?;
+    let detail = json!({"sessions": n, "kept_current": keep.is_some()});
+    audit::user_event(
+        &tx,
+        Event::SessionRevoked,
+        Some(current.user.id),
+        info,
+        detail,
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }

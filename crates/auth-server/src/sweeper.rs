@@ -4,13 +4,13 @@
 //! instance sweeps at a time, no lock is held between batches, and it works behind
 //! a transaction-mode pooler (Neon's). It deletes expired sessions, expired one-time
 //! tokens, ended rate-limit windows and mails delivered or given up longer than
-//! `AUTH_MAIL_RETENTION` ago.
+//! `AUTH_MAIL_RETENTION` ago, and audit events older than `AUTH_AUDIT_RETENTION`.
 
 use std::time::Duration;
 
 use actix_web::web::Data;
 
-use crate::db::{mail_outbox, rate_limits, sessions, verifications};
+use crate::db::{audit_log, mail_outbox, rate_limits, sessions, verifications};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -24,11 +24,12 @@ pub struct Swept {
     pub verifications: u64,
     pub rate_limits: u64,
     pub mails: u64,
+    pub audit_events: u64,
 }
 
 impl Swept {
     fn total(&self) -> u64 {
-        self.sessions + self.verifications + self.rate_limits + self.mails
+        self.sessions + self.verifications + self.rate_limits + self.mails + self.audit_events
     }
 }
 
@@ -38,6 +39,7 @@ enum Table {
     Verifications,
     RateLimits,
     Mails,
+    AuditEvents,
 }
 
 /// Runs one sweep to the end. `None` when another instance holds the lock (it is
@@ -50,6 +52,7 @@ pub async fn sweep_once(state: &AppState) -> Result<Option<Swept>, ApiError> {
         Table::Verifications,
         Table::RateLimits,
         Table::Mails,
+        Table::AuditEvents,
     ] {
         loop {
             let Some(n) = batch(state, table).await? else {
@@ -60,6 +63,7 @@ pub async fn sweep_once(state: &AppState) -> Result<Option<Swept>, ApiError> {
                 Table::Verifications => swept.verifications += n,
                 Table::RateLimits => swept.rate_limits += n,
                 Table::Mails => swept.mails += n,
+                Table::AuditEvents => swept.audit_events += n,
             }
             if n < state.settings.sweep_batch {
                 break;
@@ -89,6 +93,10 @@ async fn batch(state: &AppState, table: Table) -> Result<Option<u64>, ApiError> 
             let retention = state.settings.mail_retention as f64;
             mail_outbox::sweep_finished(&tx, retention, size).await?
         }
+        Table::AuditEvents => {
+            let retention = state.settings.audit_retention as f64;
+            audit_log::sweep_old(&tx, retention, size).await?
+        }
     };
     tx.commit().await?;
     Ok(Some(n))
@@ -109,6 +117,7 @@ pub async fn run(state: Data<AppState>) {
                 verifications = swept.verifications,
                 rate_limits = swept.rate_limits,
                 mails = swept.mails,
+                audit_events = swept.audit_events,
                 "swept"
             ),
             Ok(_) => {}

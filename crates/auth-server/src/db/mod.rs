@@ -4,6 +4,7 @@
 //! prepared it.
 
 pub mod accounts;
+pub mod audit_log;
 pub mod mail_outbox;
 pub mod oauth_clients;
 pub mod rate_limits;

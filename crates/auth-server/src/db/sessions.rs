@@ -142,11 +142,14 @@ pub async fn delete(client: &impl GenericClient, id: Uuid) -> Result<bool, tokio
 pub async fn delete_by_hash(
     client: &impl GenericClient,
     token_hash: &[u8],
-) -> Result<bool, tokio_postgres::Error> {
+) -> Result<Option<Uuid>, tokio_postgres::Error> {
     let stmt = client
-        .prepare_cached("DELETE FROM identity.sessions WHERE token_hash = $1")
+        .prepare_cached("DELETE FROM identity.sessions WHERE token_hash = $1 RETURNING user_id")
         .await?;
-    Ok(client.execute(&stmt, &[&token_hash]).await? > 0)
+    Ok(client
+        .query_opt(&stmt, &[&token_hash])
+        .await?
+        .map(|r| r.get(0)))
 }
 
 /// Deletes one of the user's sessions, named by id or by its token hash; returns the

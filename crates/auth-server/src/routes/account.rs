@@ -63,12 +63,13 @@ pub async fn delete_user(
 pub async fn delete_user_callback(
     req: HttpRequest,
     session: OptionalSession,
+    client: ClientInfo,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let token = required_query(&req, "token")?;
     let callback = query_callback(&req, &state)?;
     let current = session.0.ok_or(ApiError::FailedToGetUserInfo)?;
-    account_deletion::delete_with_token(&state, &current, &token).await?;
+    account_deletion::delete_with_token(&state, &current, &token, &client).await?;
     Ok(match callback {
         Some(cb) => SessionResponse::found(&state, cb.location().clone())
             .clear()

@@ -86,9 +86,10 @@ pub async fn reset_password_link(
 pub async fn reset_password(
     req: HttpRequest,
     Form(form): Form<ResetPassword>,
+    client: ClientInfo,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    password_reset::reset(&state, form, query_param(&req, "token")).await?;
+    password_reset::reset(&state, form, query_param(&req, "token"), &client).await?;
     Ok(SessionResponse::ok(&state).json(auth_wire::StatusBody {
         status: true,
         message: None,

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::respond::SessionResponse;
 use crate::error::ApiError;
-use crate::extract::{CurrentSession, Form};
+use crate::extract::{ClientInfo, CurrentSession, Form};
 use crate::forms::{NoFields, RevokeSession};
 use crate::session_service::{self, Resolved};
 use crate::state::AppState;
@@ -64,9 +64,10 @@ pub async fn post_get_session() -> Result<HttpResponse, ApiError> {
 pub async fn sign_out(
     req: HttpRequest,
     _: Form<NoFields>,
+    client: ClientInfo,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    session_service::end_presented(&state, &req).await?;
+    session_service::end_presented(&state, &req, &client).await?;
     Ok(SessionResponse::ok(&state)
         .clear()
         .json(json!({"success": true})))
@@ -99,9 +100,10 @@ pub async fn list_sessions(
 pub async fn revoke_session(
     Form(form): Form<RevokeSession>,
     current: CurrentSession,
+    client: ClientInfo,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let was_current = session_service::revoke(&state, &current, &form.token).await?;
+    let was_current = session_service::revoke(&state, &current, &form.token, &client).await?;
     let res = SessionResponse::ok(&state);
     let res = if was_current { res.clear() } else { res };
     Ok(res.json(json!({"status": true})))
@@ -115,9 +117,10 @@ pub async fn revoke_session(
 pub async fn revoke_sessions(
     _: Form<NoFields>,
     current: CurrentSession,
+    client: ClientInfo,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    session_service::revoke_all(&state, &current, None).await?;
+    session_service::revoke_all(&state, &current, None, &client).await?;
     Ok(SessionResponse::ok(&state)
         .clear()
         .json(json!({"status": true})))
@@ -131,8 +134,9 @@ pub async fn revoke_sessions(
 pub async fn revoke_other_sessions(
     _: Form<NoFields>,
     current: CurrentSession,
+    client: ClientInfo,
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    session_service::revoke_all(&state, &current, Some(current.session.id)).await?;
+    session_service::revoke_all(&state, &current, Some(current.session.id), &client).await?;
     Ok(HttpResponse::Ok().json(json!({"status": true})))
 }

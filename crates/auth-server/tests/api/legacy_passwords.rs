@@ -439,7 +439,16 @@ async fn the_cost_cap_migration_leaves_existing_rows_and_the_constraint_not_vali
         .expect("migrations")
         .map(|e| e.expect("entry").path())
         .collect();
-    files.sort();
+    // By version number: V10 comes after V9, not after V1.
+    let version = |p: &std::path::PathBuf| -> u32 {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        name.trim_start_matches('V')
+            .split("__")
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(u32::MAX)
+    };
+    files.sort_by_key(version);
     let v6 = files
         .iter()
         .position(|p| p.to_string_lossy().contains("V6__"))

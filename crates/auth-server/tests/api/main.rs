@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod audit;
 mod browser;
 mod health;
 mod least_privilege;

@@ -62,6 +62,9 @@ async fn the_sweeper_deletes_only_what_has_ended() {
     }
     app.sql("INSERT INTO identity.mail_outbox (kind, recipient, kek_id, give_up_at, sealed) VALUES ('verify-email', 'y@example.com', 'k', now() + interval '1 day', '\\x00')").await;
 
+    // Audit events: one past the retention, the rest (the sign-ups above) recent.
+    app.sql("INSERT INTO identity.audit_log (event, at) VALUES ('sign_in', now() - interval '400 days')").await;
+    let recent = count(&app, "identity.audit_log").await - 1;
     let swept = sweeper::sweep_once(&app.state)
         .await
         .expect("sweep")
@@ -72,13 +75,15 @@ async fn the_sweeper_deletes_only_what_has_ended() {
             sessions: 5,
             verifications: 2,
             rate_limits: 2,
-            mails: 2
+            mails: 2,
+            audit_events: 1,
         }
     );
     assert_eq!(count(&app, "identity.sessions").await, 1);
     assert_eq!(count(&app, "identity.verifications").await, 1);
     assert_eq!(count(&app, "identity.rate_limits").await, 1);
     assert_eq!(count(&app, "identity.mail_outbox").await, 2);
+    assert_eq!(count(&app, "identity.audit_log").await, recent);
     // The live session still works; a second sweep finds nothing.
     let session: Value = app.session_of(&live.signed).await;
     assert_eq!(session["user"]["email"], "live@example.com");
