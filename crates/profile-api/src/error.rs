@@ -35,9 +35,9 @@ pub enum ApiError {
     /// No such route.
     #[error("Not found")]
     RouteNotFound,
-    /// The route exists, the method does not.
+    /// The route exists, the method does not; the route's methods, for `Allow`.
     #[error("Method not allowed")]
-    MethodNotAllowed,
+    MethodNotAllowed(&'static str),
     /// Unparseable input: JSON syntax, a malformed precondition header.
     #[error("{0}")]
     BadRequest(String),
@@ -99,7 +99,7 @@ impl ApiError {
             ApiError::UserGone => "USER_NOT_FOUND",
             ApiError::ProfileNotFound => "PROFILE_NOT_FOUND",
             ApiError::RouteNotFound => "NOT_FOUND",
-            ApiError::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
             ApiError::BadRequest(_) => "BAD_REQUEST",
             ApiError::Validation { .. } => "VALIDATION_ERROR",
             ApiError::UnsupportedMediaType { .. } => "UNSUPPORTED_MEDIA_TYPE",
@@ -112,6 +112,8 @@ impl ApiError {
 
 /// Methods of `/api/profile`, for `Allow`.
 pub const PROFILE_METHODS: &str = "GET, HEAD, PUT, PATCH, DELETE";
+/// Methods of every other route (probes, the document, the service endpoints).
+pub const READ_ONLY_METHODS: &str = "GET";
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
@@ -119,7 +121,7 @@ impl ResponseError for ApiError {
             ApiError::Auth(e) => e.status_code(),
             ApiError::UserGone => StatusCode::UNAUTHORIZED,
             ApiError::ProfileNotFound | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -154,8 +156,8 @@ impl ResponseError for ApiError {
                     response.insert_header((header::WWW_AUTHENTICATE, v));
                 }
             }
-            ApiError::MethodNotAllowed => {
-                response.insert_header((header::ALLOW, PROFILE_METHODS));
+            ApiError::MethodNotAllowed(allow) => {
+                response.insert_header((header::ALLOW, *allow));
             }
             ApiError::UnsupportedMediaType {
                 allowed,

@@ -133,7 +133,9 @@ fn json_errors<B: MessageBody + 'static>(body_limit: usize) -> ErrorHandlers<B> 
     service_kit::json_errors(move |status| {
         let error = match status {
             StatusCode::NOT_FOUND => ApiError::RouteNotFound,
-            StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+            StatusCode::METHOD_NOT_ALLOWED => {
+                ApiError::MethodNotAllowed(crate::error::PROFILE_METHODS)
+            }
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit: body_limit },
             s if s.is_server_error() => {
                 ApiError::Internal(anyhow::anyhow!("framework error with status {s}"))

@@ -4,7 +4,7 @@ pub(crate) mod health;
 pub mod profile;
 pub mod service;
 
-use actix_web::HttpResponse;
+use actix_web::{HttpRequest, HttpResponse};
 
 use crate::error::ApiError;
 
@@ -13,8 +13,14 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::RouteNotFound)
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
+/// A known path with another method: a JSON 405 whose `Allow` names that path's
+/// methods.
+async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed(if req.path() == profile::PATH {
+        crate::error::PROFILE_METHODS
+    } else {
+        crate::error::READ_ONLY_METHODS
+    }))
 }
 
 // Every route, once (`ROUTES` and `configure`); other methods on a known path get

@@ -263,6 +263,12 @@ async fn unknown_paths_and_methods_get_json_errors() {
         "GET, HEAD, PUT, PATCH, DELETE"
     );
     assert_error(res, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED").await;
+    // Every other route names its own methods.
+    for path in ["/api/service/profiles", "/healthz"] {
+        let res = send(app.http.delete(app.url(path)).bearer_auth(&user.jwt)).await;
+        assert_eq!(res.headers().get("allow").expect("allow"), "GET", "{path}");
+        assert_error(res, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED").await;
+    }
 }
 
 #[tokio::test]
