@@ -136,6 +136,33 @@ impl SmtpSink {
         Self::start_with(TcpListener::bind("127.0.0.1:0")?)
     }
 
+    /// Starts on a free port offering STARTTLS with a freshly made self-signed
+    /// certificate for `localhost` and `127.0.0.1`; returns the certificate's PEM
+    /// file too (what a client trusts, as `AUTH_SMTP_CA_FILE`).
+    pub fn start_starttls() -> std::io::Result<(Self, std::path::PathBuf)> {
+        let dir = std::env::temp_dir().join(format!(
+            "smtp-sink-tls-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+        ));
+        std::fs::create_dir_all(&dir)?;
+        let (cert, key) = self_signed().map_err(std::io::Error::other)?;
+        let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert_path, cert)?;
+        std::fs::write(&key_path, key)?;
+        let sink = Self::start_with_tls(
+            TcpListener::bind("127.0.0.1:0")?,
+            Some(mailin_embedded::SslConfig::SelfSigned {
+                cert_path: cert_path.display().to_string(),
+                key_path: key_path.display().to_string(),
+            }),
+        )?;
+        Ok((sink, cert_path))
+    }
+
     /// Starts on `port` (one from [`SmtpSink::reserve_port`], say).
     pub fn start_on(port: u16) -> std::io::Result<Self> {
         Self::start_with(TcpListener::bind(("127.0.0.1", port))?)
@@ -147,6 +174,13 @@ impl SmtpSink {
     }
 
     fn start_with(listener: TcpListener) -> std::io::Result<Self> {
+        Self::start_with_tls(listener, None)
+    }
+
+    fn start_with_tls(
+        listener: TcpListener,
+        tls: Option<mailin_embedded::SslConfig>,
+    ) -> std::io::Result<Self> {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
         let handler = Session {
@@ -160,6 +194,11 @@ impl SmtpSink {
             .with_name("smtp-sink.localhost")
             .with_num_threads(8)
             .with_tcp_listener(listener);
+        if let Some(tls) = tls {
+            server
+                .with_ssl(tls)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
         // The server thread lives as long as the process (a test process).
         std::thread::spawn(move || {
             if let Err(e) = server.serve() {
@@ -233,4 +272,41 @@ impl SmtpSink {
     pub async fn wait_for(&self, to: &str, timeout: Duration) -> ReceivedMail {
         self.wait_for_nth(to, 1, timeout).await
     }
+}
+
+/// A self-signed certificate (PEM) and its key (PEM) for `localhost`/`127.0.0.1`.
+fn self_signed() -> Result<(Vec<u8>, Vec<u8>), openssl::error::ErrorStack> {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::{BigNum, MsbOption};
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName};
+    use openssl::x509::{X509NameBuilder, X509};
+
+    let key = PKey::from_rsa(Rsa::generate(2048)?)?;
+    let mut name = X509NameBuilder::new()?;
+    name.append_entry_by_text("CN", "localhost")?;
+    let name = name.build();
+    let mut cert = X509::builder()?;
+    cert.set_version(2)?;
+    let mut serial = BigNum::new()?;
+    serial.rand(64, MsbOption::MAYBE_ZERO, false)?;
+    let serial = serial.to_asn1_integer()?;
+    cert.set_serial_number(&serial)?;
+    cert.set_subject_name(&name)?;
+    cert.set_issuer_name(&name)?;
+    cert.set_pubkey(&key)?;
+    let (not_before, not_after) = (Asn1Time::days_from_now(0)?, Asn1Time::days_from_now(2)?);
+    cert.set_not_before(&not_before)?;
+    cert.set_not_after(&not_after)?;
+    // A CA flag lets the certificate be its own trust anchor for the client.
+    cert.append_extension(BasicConstraints::new().critical().ca().build()?)?;
+    let san = SubjectAlternativeName::new()
+        .dns("localhost")
+        .ip("127.0.0.1")
+        .build(&cert.x509v3_context(None, None))?;
+    cert.append_extension(san)?;
+    cert.sign(&key, MessageDigest::sha256())?;
+    Ok((cert.build().to_pem()?, key.private_key_to_pem_pkcs8()?))
 }

@@ -189,3 +189,37 @@ async fn starttls_required_never_falls_back_to_plain_text() {
     assert!(sink.sessions() >= 1, "the relay was reached");
     assert!(sink.received().is_empty(), "nothing went out in plain text");
 }
+
+/// `smtp://` with STARTTLS to a relay whose certificate is trusted through
+/// `AUTH_SMTP_CA_FILE`: the mail goes out encrypted and arrives.
+#[tokio::test]
+async fn starttls_to_a_relay_trusted_by_its_ca_file_delivers() {
+    let (sink, ca) = SmtpSink::start_starttls().expect("smtp with STARTTLS");
+    let port = sink.addr().port();
+    let app = spawn_app_with(|s| {
+        fast_mail(s);
+        s.smtp_url = Some(format!("smtp://localhost:{port}"));
+        s.smtp_ca_file = Some(ca.display().to_string());
+    })
+    .await;
+    app.user("tls@example.com").await;
+    let res = app.request_reset("tls@example.com").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let mail = sink.wait_for("tls@example.com", MAIL_WAIT).await;
+    assert!(action_link(&mail, &app).contains("/reset-password/"));
+
+    // The same relay without its CA trusted: nothing is sent (no plain-text fallback).
+    let untrusted = spawn_app_with(|s| {
+        fast_mail(s);
+        s.smtp_url = Some(format!("smtp://localhost:{port}"));
+    })
+    .await;
+    untrusted.user("tls2@example.com").await;
+    untrusted.request_reset("tls2@example.com").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(sink.received_for("tls2@example.com").is_empty());
+    let rows = untrusted
+        .sql("SELECT attempts, coalesce(last_error, ''), sent_at IS NULL FROM identity.mail_outbox")
+        .await;
+    assert!(rows[0].get::<_, i32>(0) >= 1 && rows[0].get::<_, bool>(2));
+}
