@@ -24,6 +24,9 @@ pub enum Event {
     EmailChanged,
     AccountDeleted,
     ServiceTokenIssued,
+    KeyCreated,
+    KeyPromoted,
+    KeyRemoved,
 }
 
 impl Event {
@@ -41,6 +44,9 @@ impl Event {
             Event::EmailChanged => "email_changed",
             Event::AccountDeleted => "account_deleted",
             Event::ServiceTokenIssued => "service_token_issued",
+            Event::KeyCreated => "key_created",
+            Event::KeyPromoted => "key_promoted",
+            Event::KeyRemoved => "key_removed",
         }
     }
 }
@@ -65,6 +71,27 @@ pub async fn client_event(
     detail: Value,
 ) -> Result<(), tokio_postgres::Error> {
     write(db, event, None, Some(client_id), client, detail).await
+}
+
+/// Records an event of the server itself (no caller): the key lifecycle.
+pub async fn system_event(
+    db: &impl GenericClient,
+    event: Event,
+    detail: Value,
+) -> Result<(), tokio_postgres::Error> {
+    audit_log::insert(
+        db,
+        &NewEntry {
+            event: event.as_str(),
+            user_id: None,
+            client_id: None,
+            ip: "",
+            user_agent: "",
+            request_id: "",
+            detail: &detail,
+        },
+    )
+    .await
 }
 
 async fn write(

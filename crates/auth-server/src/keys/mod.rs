@@ -170,6 +170,25 @@ pub enum KeyEvent {
     Removed { kid: String },
 }
 
+/// Writes the lifecycle steps into the audit trail, in their transaction.
+async fn record(
+    tx: &impl deadpool_postgres::GenericClient,
+    events: &[KeyEvent],
+) -> anyhow::Result<()> {
+    use crate::audit::{self, Event};
+    for e in events {
+        let (event, detail) = match e {
+            KeyEvent::Created { kid, state } => {
+                (Event::KeyCreated, json!({"kid": kid, "state": state}))
+            }
+            KeyEvent::Promoted { kid } => (Event::KeyPromoted, json!({"kid": kid})),
+            KeyEvent::Removed { kid } => (Event::KeyRemoved, json!({"kid": kid})),
+        };
+        audit::system_event(tx, event, detail).await?;
+    }
+    Ok(())
+}
+
 /// A freshly generated key pair, sealed, not yet stored.
 struct NewKey {
     kid: String,
@@ -250,6 +269,7 @@ pub async fn ensure_signing_key(pool: &Pool, sealer: &Sealer) -> anyhow::Result<
             events.push(insert_new(&tx, sealer, ahead, "current").await?);
         }
     }
+    record(&tx, &events).await?;
     tx.commit().await?;
     Ok(events)
 }
@@ -317,6 +337,7 @@ pub async fn maintain(pool: &Pool, store: &KeyStore) -> anyhow::Result<Vec<KeyEv
     {
         events.push(insert_new(&tx, store.sealer(), ahead, "next").await?);
     }
+    record(&tx, &events).await?;
     tx.commit().await?;
     Ok(events)
 }
@@ -355,6 +376,7 @@ pub async fn rotate(pool: &Pool, store: &KeyStore, force: bool) -> anyhow::Resul
             KeyEvent::Promoted { kid }
         }
     };
+    record(&tx, std::slice::from_ref(&event)).await?;
     tx.commit().await?;
     Ok(event)
 }
@@ -371,12 +393,14 @@ pub async fn retire(
     signing_keys::lock(&tx).await?;
     let before = signing_keys::db_now(&tx).await?
         - chrono::Duration::from_std(store.policy().retire_delay())?;
-    let removed = signing_keys::remove(&tx, kid, before).await?;
-    tx.commit().await?;
-    Ok(removed
+    let removed: Vec<KeyEvent> = signing_keys::remove(&tx, kid, before)
+        .await?
         .into_iter()
         .map(|kid| KeyEvent::Removed { kid })
-        .collect())
+        .collect();
+    record(&tx, &removed).await?;
+    tx.commit().await?;
+    Ok(removed)
 }
 
 /// `keys reseal`: re-encrypt every private key under the current secret, so a

@@ -47,7 +47,7 @@ async fn auth_events_are_recorded_with_who_where_and_the_request_id() {
     let rows = app
         .sql(&format!(
             "SELECT event, user_id::text, ip, user_agent, request_id, detail FROM identity.audit_log
-             WHERE user_id = '{}' OR user_id IS NULL ORDER BY id",
+             WHERE (user_id = '{}' OR user_id IS NULL) AND event NOT LIKE 'key_%' ORDER BY id",
             user.id
         ))
         .await;
@@ -110,4 +110,35 @@ async fn auth_events_are_recorded_with_who_where_and_the_request_id() {
         "{printed}"
     );
     assert!(!printed.contains("nobody@example.com"));
+}
+
+#[tokio::test]
+async fn key_lifecycle_steps_are_in_the_trail() {
+    let app = spawn_app_with(|_| {}).await;
+    let (pool, store) = (&app.state.pool, &app.state.keys);
+    let auth_server::keys::KeyEvent::Created { kid, .. } =
+        auth_server::keys::rotate(pool, store, false)
+            .await
+            .expect("publish")
+    else {
+        panic!("not created")
+    };
+    auth_server::keys::rotate(pool, store, true)
+        .await
+        .expect("promote");
+    let rows = app
+        .sql("SELECT event, detail->>'kid', user_id IS NULL AND client_id IS NULL FROM identity.audit_log WHERE event LIKE 'key_%' ORDER BY id")
+        .await;
+    let trail: Vec<(String, Option<String>, bool)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let tail = &trail[trail.len() - 2..];
+    assert_eq!(
+        tail,
+        [
+            ("key_created".to_owned(), Some(kid.clone()), true),
+            ("key_promoted".to_owned(), Some(kid), true)
+        ]
+    );
 }
