@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::extract::{ClientInfo, CurrentSession};
 use crate::forms::DeleteUser;
 use crate::mail::MailKind;
-use crate::one_time_tokens::{self, auth_link};
+use crate::one_time_tokens::{self, auth_link, LinkMail};
 use crate::rate_limit::Account;
 use crate::state::AppState;
 use serde_json::json;
@@ -63,35 +63,27 @@ pub async fn delete_user(
             .await?;
         let mut db = state.pool.get().await?;
         let tx = db.transaction().await?;
-        let issued = one_time_tokens::issue(
+        let callback = form.callback_url.as_ref().map_or("/", |c| c.as_str());
+        one_time_tokens::mail_link(
             &tx,
-            Purpose::DeleteAccount,
-            user.id,
-            &user.email,
-            None,
-            state.settings.delete_token_ttl,
+            state,
+            LinkMail {
+                purpose: Purpose::DeleteAccount,
+                kind: MailKind::DeleteAccount,
+                user,
+                to: &user.email,
+                new_email: None,
+                ttl_secs: state.settings.delete_token_ttl,
+            },
+            |token| {
+                auth_link(
+                    state,
+                    "delete-user/callback",
+                    &[("token", token), ("callbackURL", callback)],
+                )
+            },
         )
         .await?;
-        let callback = form.callback_url.as_ref().map_or("/", |c| c.as_str());
-        let url = auth_link(
-            state,
-            "delete-user/callback",
-            &[("token", &issued.token), ("callbackURL", callback)],
-        );
-        state
-            .mailer
-            .enqueue(
-                &tx,
-                state.keys.sealer(),
-                MailKind::DeleteAccount,
-                &user.email,
-                &user.name,
-                &user.email,
-                None,
-                &url,
-                issued.lifetime,
-            )
-            .await?;
         tx.commit().await?;
         state.mailer.wake();
         tracing::info!(user_id = %user.id, "account deletion link mailed");

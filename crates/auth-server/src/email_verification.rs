@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::extract::{ClientInfo, CurrentSession};
 use crate::forms::{ChangeEmail, SendVerificationEmail};
 use crate::mail::MailKind;
-use crate::one_time_tokens::{self, auth_link};
+use crate::one_time_tokens::{self, verify_link, LinkMail};
 use crate::session_service;
 use crate::state::AppState;
 
@@ -27,37 +27,20 @@ pub async fn queue_verification(
     user: &UserRow,
     callback: Option<&str>,
 ) -> Result<(), ApiError> {
-    let issued = one_time_tokens::issue(
+    one_time_tokens::mail_link(
         client,
-        Purpose::EmailVerification,
-        user.id,
-        &user.email,
-        None,
-        state.settings.verification_token_ttl,
-    )
-    .await?;
-    let url = auth_link(
         state,
-        "verify-email",
-        &[
-            ("token", &issued.token),
-            ("callbackURL", callback.unwrap_or("/")),
-        ],
-    );
-    state
-        .mailer
-        .enqueue(
-            client,
-            state.keys.sealer(),
-            MailKind::VerifyEmail,
-            &user.email,
-            &user.name,
-            &user.email,
-            None,
-            &url,
-            issued.lifetime,
-        )
-        .await
+        LinkMail {
+            purpose: Purpose::EmailVerification,
+            kind: MailKind::VerifyEmail,
+            user,
+            to: &user.email,
+            new_email: None,
+            ttl_secs: state.settings.verification_token_ttl,
+        },
+        |token| verify_link(state, token, callback),
+    )
+    .await
 }
 
 /// Sends the verification mail to `user` in a transaction of its own.
@@ -325,37 +308,20 @@ async fn queue_change_verification(
     new_email: &str,
     callback: Option<&str>,
 ) -> Result<(), ApiError> {
-    let issued = one_time_tokens::issue(
+    one_time_tokens::mail_link(
         client,
-        Purpose::ChangeEmailVerification,
-        user.id,
-        &user.email,
-        Some(new_email),
-        state.settings.verification_token_ttl,
-    )
-    .await?;
-    let url = auth_link(
         state,
-        "verify-email",
-        &[
-            ("token", &issued.token),
-            ("callbackURL", callback.unwrap_or("/")),
-        ],
-    );
-    state
-        .mailer
-        .enqueue(
-            client,
-            state.keys.sealer(),
-            MailKind::ChangeEmailVerification,
-            new_email,
-            &user.name,
-            &user.email,
-            Some(new_email),
-            &url,
-            issued.lifetime,
-        )
-        .await
+        LinkMail {
+            purpose: Purpose::ChangeEmailVerification,
+            kind: MailKind::ChangeEmailVerification,
+            user,
+            to: new_email,
+            new_email: Some(new_email),
+            ttl_secs: state.settings.verification_token_ttl,
+        },
+        |token| verify_link(state, token, callback),
+    )
+    .await
 }
 
 /// `POST /change-email`: mails the old address for confirmation (a verified user,
@@ -397,37 +363,20 @@ pub async fn request_change(
     }
     let tx = db.transaction().await?;
     if confirm_old {
-        let issued = one_time_tokens::issue(
+        one_time_tokens::mail_link(
             &tx,
-            Purpose::ChangeEmailConfirmation,
-            user.id,
-            &user.email,
-            Some(new_email),
-            state.settings.verification_token_ttl,
+            state,
+            LinkMail {
+                purpose: Purpose::ChangeEmailConfirmation,
+                kind: MailKind::ChangeEmailConfirmation,
+                user,
+                to: &user.email,
+                new_email: Some(new_email),
+                ttl_secs: state.settings.verification_token_ttl,
+            },
+            |token| verify_link(state, token, callback),
         )
         .await?;
-        let url = auth_link(
-            state,
-            "verify-email",
-            &[
-                ("token", &issued.token),
-                ("callbackURL", callback.unwrap_or("/")),
-            ],
-        );
-        state
-            .mailer
-            .enqueue(
-                &tx,
-                state.keys.sealer(),
-                MailKind::ChangeEmailConfirmation,
-                &user.email,
-                &user.name,
-                &user.email,
-                Some(new_email),
-                &url,
-                issued.lifetime,
-            )
-            .await?;
     } else {
         queue_change_verification(&tx, state, user, new_email, callback).await?;
     }

@@ -10,9 +10,11 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use crate::credentials;
+use crate::db::users::UserRow;
 use crate::db::verifications::{self, NewToken, Purpose};
 use crate::db::GenericClient;
 use crate::error::ApiError;
+use crate::mail::MailKind;
 use crate::state::AppState;
 
 /// A token stored and ready to mail.
@@ -49,6 +51,63 @@ pub async fn issue(
     )
     .await?;
     Ok(Issued { token, lifetime })
+}
+
+/// A mailed link: which token, which mail, to whom.
+pub struct LinkMail<'a> {
+    pub purpose: Purpose,
+    pub kind: MailKind,
+    pub user: &'a UserRow,
+    /// The recipient: the user's address, or the new one for a change.
+    pub to: &'a str,
+    /// change-email: the address asked for.
+    pub new_email: Option<&'a str>,
+    pub ttl_secs: i64,
+}
+
+/// Stores a token for `mail.user` and queues the mail carrying the link `link`
+/// builds from it, both on `client` (the caller's transaction; call
+/// [`crate::mail::Mailer::wake`] once it has committed).
+pub async fn mail_link(
+    client: &impl GenericClient,
+    state: &AppState,
+    mail: LinkMail<'_>,
+    link: impl FnOnce(&str) -> String,
+) -> Result<(), ApiError> {
+    let user = mail.user;
+    let issued = issue(
+        client,
+        mail.purpose,
+        user.id,
+        &user.email,
+        mail.new_email,
+        mail.ttl_secs,
+    )
+    .await?;
+    let url = link(&issued.token);
+    state
+        .mailer
+        .enqueue(
+            client,
+            state.keys.sealer(),
+            mail.kind,
+            mail.to,
+            &user.name,
+            &user.email,
+            mail.new_email,
+            &url,
+            issued.lifetime,
+        )
+        .await
+}
+
+/// `<base>/api/auth/verify-email?token=…&callbackURL=…` (callback default `/`).
+pub fn verify_link(state: &AppState, token: &str, callback: Option<&str>) -> String {
+    auth_link(
+        state,
+        "verify-email",
+        &[("token", token), ("callbackURL", callback.unwrap_or("/"))],
+    )
 }
 
 /// `<base>/api/auth/<path>` with query parameters (values URI-encoded).

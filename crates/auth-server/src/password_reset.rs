@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::extract::ClientInfo;
 use crate::forms::{NewPassword, RequestPasswordReset, ResetPassword};
 use crate::mail::MailKind;
-use crate::one_time_tokens::{self, auth_link};
+use crate::one_time_tokens::{self, auth_link, LinkMail};
 use crate::state::AppState;
 
 /// `POST /request-password-reset`: mails a link to a known address; the same
@@ -39,40 +39,32 @@ pub async fn request(
             return Ok(());
         };
         let tx = db.transaction().await?;
-        let issued = one_time_tokens::issue(
-            &tx,
-            Purpose::PasswordReset,
-            user.id,
-            &user.email,
-            None,
-            state.settings.reset_token_ttl,
-        )
-        .await?;
         let landing = form
             .redirect_to
             .as_ref()
             .map(|r| r.as_str())
             .or(state.settings.password_reset_page.as_deref())
             .unwrap_or("");
-        let url = auth_link(
+        one_time_tokens::mail_link(
+            &tx,
             state,
-            &format!("reset-password/{}", issued.token),
-            &[("callbackURL", landing)],
-        );
-        state
-            .mailer
-            .enqueue(
-                &tx,
-                state.keys.sealer(),
-                MailKind::ResetPassword,
-                &user.email,
-                &user.name,
-                &user.email,
-                None,
-                &url,
-                issued.lifetime,
-            )
-            .await?;
+            LinkMail {
+                purpose: Purpose::PasswordReset,
+                kind: MailKind::ResetPassword,
+                user: &user,
+                to: &user.email,
+                new_email: None,
+                ttl_secs: state.settings.reset_token_ttl,
+            },
+            |token| {
+                auth_link(
+                    state,
+                    &format!("reset-password/{token}"),
+                    &[("callbackURL", landing)],
+                )
+            },
+        )
+        .await?;
         tx.commit().await?;
         state.mailer.wake();
         tracing::info!(user_id = %user.id, "password reset mailed");

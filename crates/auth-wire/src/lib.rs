@@ -115,6 +115,16 @@ pub struct StatusBody {
     pub message: Option<String>,
 }
 
+impl StatusBody {
+    /// `{"status": true}`.
+    pub fn ok() -> Self {
+        Self {
+            status: true,
+            message: None,
+        }
+    }
+}
+
 /// `{"success": true, "message": …}`, the answer of `delete-user`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

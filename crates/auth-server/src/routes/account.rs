@@ -96,10 +96,7 @@ pub async fn verify_password(
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     accounts::verify_password(&state, &current, &form.password, &client).await?;
-    Ok(SessionResponse::ok(&state).json(auth_wire::StatusBody {
-        status: true,
-        message: None,
-    }))
+    Ok(SessionResponse::ok(&state).json(auth_wire::StatusBody::ok()))
 }
 
 /// The signed-in user's ways to sign in.

@@ -90,8 +90,5 @@ pub async fn reset_password(
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     password_reset::reset(&state, form, query_param(&req, "token"), &client).await?;
-    Ok(SessionResponse::ok(&state).json(auth_wire::StatusBody {
-        status: true,
-        message: None,
-    }))
+    Ok(SessionResponse::ok(&state).json(auth_wire::StatusBody::ok()))
 }

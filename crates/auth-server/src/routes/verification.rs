@@ -31,10 +31,7 @@ pub async fn send_verification_email(
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     email_verification::send_verification_email(&state, &form, session.0.as_ref(), &client).await?;
-    Ok(SessionResponse::ok(&state).json(auth_wire::StatusBody {
-        status: true,
-        message: None,
-    }))
+    Ok(SessionResponse::ok(&state).json(auth_wire::StatusBody::ok()))
 }
 
 /// Opens a mailed verification or change link.
@@ -122,8 +119,5 @@ pub async fn change_email(
     state: Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     email_verification::request_change(&state, &current, &form, &client).await?;
-    Ok(SessionResponse::ok(&state).json(auth_wire::StatusBody {
-        status: true,
-        message: None,
-    }))
+    Ok(SessionResponse::ok(&state).json(auth_wire::StatusBody::ok()))
 }
