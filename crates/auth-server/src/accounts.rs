@@ -345,7 +345,16 @@ pub async fn list_accounts(
             user_id: a.user_id,
             created_at: a.created_at,
             updated_at: a.updated_at,
-            scopes: Vec::new(),
+            scopes: a
+                .scope
+                .as_deref()
+                .map(|s| {
+                    s.split(',')
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
         .collect())
 }

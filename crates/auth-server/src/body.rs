@@ -202,6 +202,65 @@ impl Fields {
         }
     }
 
+    /// An optional array of strings (each checked like a string field).
+    pub fn opt_string_list(&mut self, field: &str) -> Option<Vec<String>> {
+        match self.map.remove(field) {
+            None => None,
+            Some(Value::Array(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        Value::String(s) => out.extend(self.string_checked(field, s)),
+                        other => {
+                            let got = received(Some(&other));
+                            self.issue(
+                                field,
+                                format!("Invalid input: expected string, received {got}"),
+                            );
+                        }
+                    }
+                }
+                Some(out)
+            }
+            Some(other) => {
+                let got = received(Some(&other));
+                self.issue(
+                    field,
+                    format!("Invalid input: expected array, received {got}"),
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional nested object whose fields are read with the same rules; their
+    /// errors are reported as `[body.<field>.<name>]`.
+    pub fn opt_object<T>(&mut self, field: &str, read: impl FnOnce(&mut Fields) -> T) -> Option<T> {
+        match self.map.remove(field) {
+            None => None,
+            Some(Value::Object(map)) => {
+                let mut inner = Fields {
+                    map,
+                    issues: Vec::new(),
+                };
+                let value = read(&mut inner);
+                for issue in inner.issues {
+                    let rest = issue.strip_prefix("[body.").unwrap_or(&issue);
+                    self.issues.push(format!("[body.{field}.{rest}"));
+                }
+                Some(value)
+            }
+            Some(other) => {
+                let got = received(Some(&other));
+                self.issue(
+                    field,
+                    format!("Invalid input: expected object, received {got}"),
+                );
+                None
+            }
+        }
+    }
+
     /// Whether the body names a field at all.
     pub fn has(&self, field: &str) -> bool {
         self.map.contains_key(field)

@@ -195,6 +195,64 @@ pub struct Settings {
     pub mail_retention: u64,
     /// Seconds an audit event is kept.
     pub audit_retention: u64,
+    /// Google sign-in: the OAuth client id (unset: no Google provider).
+    pub google_client_id: Option<String>,
+    /// Google sign-in: the client secret.
+    pub google_client_secret: Option<String>,
+    /// Google's OpenID Connect issuer (its discovery document is read from there).
+    pub google_issuer: String,
+    /// GitHub sign-in: the OAuth app's client id (unset: no GitHub provider).
+    pub github_client_id: Option<String>,
+    /// GitHub sign-in: the client secret.
+    pub github_client_secret: Option<String>,
+    /// GitHub's authorization page.
+    pub github_authorize_url: String,
+    /// GitHub's token endpoint.
+    pub github_token_url: String,
+    /// GitHub's REST API (`/user`, `/user/emails`).
+    pub github_api_url: String,
+    /// Comma-separated ids of generic OpenID Connect providers; each one reads
+    /// `AUTH_OIDC_<ID>_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET` and `_SCOPES`.
+    pub oidc_providers: String,
+    /// The generic providers named by `oidc_providers`, read from their variables.
+    #[serde(skip)]
+    pub oidc: Vec<OidcProviderSettings>,
+    /// Comma-separated provider ids whose e-mail addresses count as verified when
+    /// linking a sign-in to an existing user, even without `email_verified`.
+    pub trusted_link_providers: String,
+    /// Keep the providers' access and refresh tokens (sealed) on the account.
+    pub social_store_tokens: bool,
+    /// Social sign-in starts and callbacks per client IP per window.
+    pub social_rate_limit_max: u32,
+    /// The social sign-in window, seconds.
+    pub social_rate_limit_window: i64,
+}
+
+/// A generic OpenID Connect provider (`AUTH_OIDC_<ID>_*`).
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OidcProviderSettings {
+    /// The id in `/sign-in/social {provider}` and `/callback/<id>`.
+    pub id: String,
+    /// The issuer; discovery reads `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// Our client id at the provider.
+    pub client_id: String,
+    /// Our client secret at the provider.
+    pub client_secret: String,
+    /// Scopes asked for (`openid` is always added).
+    pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for OidcProviderSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcProviderSettings")
+            .field("id", &self.id)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("scopes", &self.scopes)
+            .finish()
+    }
 }
 
 impl Default for Settings {
@@ -277,6 +335,20 @@ impl Default for Settings {
             sweep_batch: 1000,
             mail_retention: 7 * 24 * 3600,
             audit_retention: 365 * 24 * 3600,
+            google_client_id: None,
+            google_client_secret: None,
+            google_issuer: "https://accounts.google.com".into(),
+            github_client_id: None,
+            github_client_secret: None,
+            github_authorize_url: "https://github.com/login/oauth/authorize".into(),
+            github_token_url: "https://github.com/login/oauth/access_token".into(),
+            github_api_url: "https://api.github.com".into(),
+            oidc_providers: String::new(),
+            oidc: Vec::new(),
+            trusted_link_providers: String::new(),
+            social_store_tokens: false,
+            social_rate_limit_max: 30,
+            social_rate_limit_window: 60,
         }
     }
 }
@@ -300,11 +372,16 @@ impl Settings {
 
     /// Reads the environment without the checks (for `migrate`, which needs no secrets).
     pub fn read_env() -> Result<Self, ConfigError> {
-        Ok(Figment::from(Serialized::defaults(Settings::default()))
+        let mut settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
             .merge(Env::raw().only(&["DATABASE_URL"]))
             .merge(Env::prefixed("AUTH_").ignore(&["DATABASE_URL"]))
             .extract()
-            .map_err(Box::new)?)
+            .map_err(Box::new)?;
+        settings.oidc = split_list(&settings.oidc_providers)
+            .into_iter()
+            .map(|id| oidc_provider_from_env(&id, |var| std::env::var(var).ok()))
+            .collect::<Result<_, _>>()?;
+        Ok(settings)
     }
 
     /// Checks invariants; refuses a missing or short secret outside dev mode.
@@ -401,6 +478,7 @@ impl Settings {
             return bad("AUTH_MAX_CONCURRENT_HASHES and AUTH_DB_POOL_SIZE must be at least 1");
         }
         self.validate_mail()?;
+        self.validate_social()?;
         if self.sweep_batch == 0 {
             return bad("AUTH_SWEEP_BATCH must be at least 1");
         }
@@ -418,6 +496,61 @@ impl Settings {
     }
 
     /// Mail settings: what needs mail has a way to send it; sane timings.
+    fn validate_social(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        for (name, id, secret) in [
+            ("GOOGLE", &self.google_client_id, &self.google_client_secret),
+            ("GITHUB", &self.github_client_id, &self.github_client_secret),
+        ] {
+            if id.is_some() != secret.is_some() {
+                return bad(format!(
+                    "AUTH_{name}_CLIENT_ID and AUTH_{name}_CLIENT_SECRET are set together"
+                ));
+            }
+        }
+        let mut urls = vec![
+            ("AUTH_GOOGLE_ISSUER".to_owned(), self.google_issuer.as_str()),
+            (
+                "AUTH_GITHUB_AUTHORIZE_URL".to_owned(),
+                &self.github_authorize_url,
+            ),
+            ("AUTH_GITHUB_TOKEN_URL".to_owned(), &self.github_token_url),
+            ("AUTH_GITHUB_API_URL".to_owned(), &self.github_api_url),
+        ];
+        let mut ids = vec!["credential", "google", "github"];
+        for p in &self.oidc {
+            let valid_id = (1..=32).contains(&p.id.len())
+                && p.id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !valid_id || ids.contains(&p.id.as_str()) {
+                return bad(format!(
+                    "AUTH_OIDC_PROVIDERS: {:?} must be unique, 1-32 of a-z 0-9 -, and not credential, google or github",
+                    p.id
+                ));
+            }
+            ids.push(&p.id);
+            urls.push((oidc_var(&p.id, "ISSUER"), &p.issuer));
+        }
+        for (var, raw) in urls {
+            if let Err(why) = check_provider_url(raw) {
+                return bad(format!("{var}: {why}"));
+            }
+        }
+        if self.social_rate_limit_max == 0 || self.social_rate_limit_window <= 0 {
+            return bad(
+                "AUTH_SOCIAL_RATE_LIMIT_MAX and AUTH_SOCIAL_RATE_LIMIT_WINDOW must be positive"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// `AUTH_TRUSTED_LINK_PROVIDERS` split on commas.
+    pub fn trusted_link_provider_list(&self) -> Vec<String> {
+        split_list(&self.trusted_link_providers)
+    }
+
     fn validate_mail(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
         let needs_mail = [
@@ -615,6 +748,58 @@ impl Settings {
             self.session_short_expires_in
         };
         Duration::from_secs(secs.unsigned_abs())
+    }
+}
+
+/// `AUTH_OIDC_<ID>_<FIELD>`: the id upper-cased, `-` as `_`.
+pub fn oidc_var(id: &str, field: &str) -> String {
+    format!("AUTH_OIDC_{}_{field}", id.to_uppercase().replace('-', "_"))
+}
+
+/// Reads one generic provider's variables through `get`.
+fn oidc_provider_from_env(
+    id: &str,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<OidcProviderSettings, ConfigError> {
+    let required = |field: &str| {
+        let var = oidc_var(id, field);
+        get(&var).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+            ConfigError::Invalid(format!(
+                "{var} is not set (AUTH_OIDC_PROVIDERS names {id:?})"
+            ))
+        })
+    };
+    let scopes = get(&oidc_var(id, "SCOPES"))
+        .map(|s| {
+            s.split([',', ' '])
+                .filter(|x| !x.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_else(|| vec!["email".to_owned(), "profile".to_owned()]);
+    Ok(OidcProviderSettings {
+        id: id.to_owned(),
+        issuer: required("ISSUER")?,
+        client_id: required("CLIENT_ID")?,
+        client_secret: required("CLIENT_SECRET")?,
+        scopes,
+    })
+}
+
+/// Provider endpoints are https; plain http only on loopback (tests, a local
+/// provider), as the JWT verifier allows for JWKS.
+pub fn check_provider_url(raw: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL ({e})"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err(format!("{raw:?} must be https (http only on loopback)")),
     }
 }
 

@@ -21,6 +21,8 @@ pub struct SessionCookies {
     pub session_token: String,
     dont_remember: String,
     session_data: String,
+    /// `[__Secure-]better-auth.state`: binds a social sign-in to the browser.
+    pub oauth_state: String,
 }
 
 impl SessionCookies {
@@ -35,6 +37,7 @@ impl SessionCookies {
             session_token: name("session_token"),
             dont_remember: name("dont_remember"),
             session_data: name("session_data"),
+            oauth_state: name("state"),
         }
     }
 
@@ -85,6 +88,25 @@ impl SessionCookies {
         if let Ok(v) = HeaderValue::from_str(&signed) {
             res.insert_header((SET_AUTH_TOKEN, v));
         }
+    }
+
+    /// Sets the signed state cookie of a social sign-in in flight.
+    pub fn set_oauth_state(
+        &self,
+        res: &mut HttpResponseBuilder,
+        signer: &CookieSigner,
+        state: &str,
+        max_age: i64,
+    ) {
+        let value = encode_uri_component(&signer.sign(state));
+        let cookie = self.cookie(self.oauth_state.clone(), value, Some(max_age));
+        res.append_header((header::SET_COOKIE, cookie.to_string()));
+    }
+
+    /// Clears the state cookie (the callback is done with it).
+    pub fn clear_oauth_state(&self, res: &mut HttpResponseBuilder) {
+        let cookie = self.cookie(self.oauth_state.clone(), String::new(), Some(0));
+        res.append_header((header::SET_COOKIE, cookie.to_string()));
     }
 
     /// Clears the three auth cookies (sign-out, revocation, expired session).

@@ -142,6 +142,15 @@ fn cookie_token(
     signer: &CookieSigner,
     cookie_name: &str,
 ) -> Option<(String, Carrier)> {
+    signed_cookie(req, signer, cookie_name).map(|t| (t, Carrier::Cookie))
+}
+
+/// The value of a signed cookie whose signature verifies.
+pub fn signed_cookie(
+    req: &HttpRequest,
+    signer: &CookieSigner,
+    cookie_name: &str,
+) -> Option<String> {
     let raw = cookie_value(req, cookie_name)?;
     let decoded = if raw.contains('%') {
         percent_decode_str(&raw).decode_utf8().ok()?.into_owned()
@@ -149,9 +158,7 @@ fn cookie_token(
         raw
     };
     let unquoted = decoded.trim_matches('"');
-    signer
-        .verify(unquoted)
-        .map(|t| (t.to_owned(), Carrier::Cookie))
+    signer.verify(unquoted).map(str::to_owned)
 }
 
 /// The session token of a bearer value: `token.signature` whose signature

@@ -75,6 +75,26 @@ pub enum ApiError {
     SessionExpired,
     #[error("Failed to get user info")]
     FailedToGetUserInfo,
+    #[error("Provider not found")]
+    ProviderNotFound,
+    #[error("id token not supported")]
+    IdTokenNotSupported,
+    #[error("Invalid errorCallbackURL")]
+    InvalidErrorCallbackUrl,
+    #[error("Invalid newUserCallbackURL")]
+    InvalidNewUserCallbackUrl,
+    #[error("Account not found")]
+    AccountNotFound,
+    #[error("You can't unlink your last account")]
+    FailedToUnlinkLastAccount,
+    /// A social sign-in whose e-mail belongs to a user it may not be linked to.
+    #[error("Account not linked")]
+    AccountNotLinked,
+    #[error("You have been banned from this application")]
+    BannedUser,
+    /// A social provider cannot be reached right now.
+    #[error("The sign-in provider is unavailable; try again shortly")]
+    ProviderUnavailable,
     /// A feature turned off in the settings.
     #[error("Not found")]
     Disabled,
@@ -128,6 +148,15 @@ impl ApiError {
             ApiError::ChangeEmailDisabled => "CHANGE_EMAIL_DISABLED",
             ApiError::SessionExpired => "SESSION_EXPIRED",
             ApiError::FailedToGetUserInfo => "FAILED_TO_GET_USER_INFO",
+            ApiError::ProviderNotFound => "PROVIDER_NOT_FOUND",
+            ApiError::IdTokenNotSupported => "ID_TOKEN_NOT_SUPPORTED",
+            ApiError::InvalidErrorCallbackUrl => "INVALID_ERROR_CALLBACK_URL",
+            ApiError::InvalidNewUserCallbackUrl => "INVALID_NEW_USER_CALLBACK_URL",
+            ApiError::AccountNotFound => "ACCOUNT_NOT_FOUND",
+            ApiError::FailedToUnlinkLastAccount => "FAILED_TO_UNLINK_LAST_ACCOUNT",
+            ApiError::AccountNotLinked => "ACCOUNT_NOT_LINKED",
+            ApiError::BannedUser => "BANNED_USER",
+            ApiError::ProviderUnavailable => "PROVIDER_UNAVAILABLE",
             ApiError::Disabled => "NOT_FOUND",
             ApiError::TooManyRequests { .. } => "TOO_MANY_REQUESTS",
             ApiError::Unavailable => "SERVICE_UNAVAILABLE",
@@ -154,7 +183,14 @@ impl ResponseError for ApiError {
             | ApiError::ResetPasswordDisabled
             | ApiError::EmailIsTheSame
             | ApiError::ChangeEmailDisabled
+            | ApiError::AccountNotFound
+            | ApiError::FailedToUnlinkLastAccount
             | ApiError::SessionExpired => StatusCode::BAD_REQUEST,
+            ApiError::ProviderNotFound | ApiError::IdTokenNotSupported => StatusCode::NOT_FOUND,
+            ApiError::InvalidErrorCallbackUrl
+            | ApiError::InvalidNewUserCallbackUrl
+            | ApiError::BannedUser => StatusCode::FORBIDDEN,
+            ApiError::AccountNotLinked => StatusCode::UNAUTHORIZED,
             ApiError::InvalidToken(status) | ApiError::UserNotFound(status) => *status,
             ApiError::TokenExpired => StatusCode::UNAUTHORIZED,
             ApiError::FailedToGetUserInfo | ApiError::Disabled => StatusCode::NOT_FOUND,
@@ -169,7 +205,9 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::UserAlreadyExists => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::ProviderUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -187,6 +225,10 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable => {
                 res.insert_header((header::RETRY_AFTER, "1"));
+            }
+            // A provider outage is remembered for two seconds.
+            ApiError::ProviderUnavailable => {
+                res.insert_header((header::RETRY_AFTER, "2"));
             }
             _ => {}
         }

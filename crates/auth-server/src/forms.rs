@@ -678,3 +678,166 @@ pub fn query_callback(
         .map(|c| CallbackUrl::parse(c, state))
         .transpose()
 }
+
+/// An ID token the client obtained itself (Google One Tap, a native app).
+#[derive(ToSchema)]
+pub struct IdTokenField {
+    /// The provider's ID token (a JWT).
+    pub token: String,
+    /// The nonce the client put in the provider's request, if any.
+    pub nonce: Option<String>,
+}
+
+/// `POST /sign-in/social` and `POST /link-social`.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct SignInSocial {
+    /// `google`, `github` or a configured OpenID Connect provider's id.
+    pub provider: String,
+    /// Where a signed-in user lands (default: the base URL's origin).
+    #[schema(value_type = Option<String>, rename = "callbackURL")]
+    pub callback_url: Option<CallbackUrl>,
+    /// Where a failed sign-in lands, with `?error=<code>` (default: `/api/auth/error`).
+    #[schema(value_type = Option<String>, rename = "errorCallbackURL")]
+    pub error_callback_url: Option<CallbackUrl>,
+    /// Where a user created by this sign-in lands (default: `callbackURL`).
+    #[schema(value_type = Option<String>, rename = "newUserCallbackURL")]
+    pub new_user_callback_url: Option<CallbackUrl>,
+    /// Answer without a `Location` header (`redirect: false`).
+    pub disable_redirect: bool,
+    /// Scopes added to the provider's defaults.
+    pub scopes: Vec<String>,
+    /// Passed to the provider as `login_hint`.
+    pub login_hint: Option<String>,
+    /// Sign in directly with a provider ID token instead of a redirect.
+    pub id_token: Option<IdTokenField>,
+}
+
+impl std::fmt::Debug for SignInSocial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInSocial")
+            .field("provider", &self.provider)
+            .field("callback_url", &self.callback_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Fields of [`SignInSocial`] before their rules.
+pub struct SignInSocialFields {
+    provider: String,
+    callback: Option<String>,
+    error_callback: Option<String>,
+    new_user_callback: Option<String>,
+    disable_redirect: Option<bool>,
+    scopes: Option<Vec<String>>,
+    login_hint: Option<String>,
+    id_token: Option<(String, Option<String>)>,
+}
+
+/// Most scopes a client may add, and RFC 6749's characters of one.
+const MAX_EXTRA_SCOPES: usize = 20;
+fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+}
+
+impl SignInSocialFields {
+    fn read_fields(f: &mut Fields) -> Self {
+        Self {
+            provider: f.string("provider"),
+            callback: f.opt_string("callbackURL"),
+            error_callback: f.opt_string("errorCallbackURL"),
+            new_user_callback: f.opt_string("newUserCallbackURL"),
+            disable_redirect: f.opt_bool("disableRedirect"),
+            scopes: f.opt_string_list("scopes"),
+            login_hint: f.opt_string("loginHint"),
+            id_token: f.opt_object("idToken", |t| (t.string("token"), t.opt_string("nonce"))),
+        }
+    }
+
+    fn check_fields(self, state: &AppState) -> Result<SignInSocial, ApiError> {
+        let callback_url = self
+            .callback
+            .map(|c| CallbackUrl::parse(c, state))
+            .transpose()?;
+        let error_callback_url = self
+            .error_callback
+            .map(|c| CallbackUrl::parse_or(c, state, ApiError::InvalidErrorCallbackUrl))
+            .transpose()?;
+        let new_user_callback_url = self
+            .new_user_callback
+            .map(|c| CallbackUrl::parse_or(c, state, ApiError::InvalidNewUserCallbackUrl))
+            .transpose()?;
+        let scopes = self.scopes.unwrap_or_default();
+        if scopes.len() > MAX_EXTRA_SCOPES || !scopes.iter().all(|s| is_scope_token(s)) {
+            return Err(ApiError::Validation(format!(
+                "[body.scopes] Invalid input: at most {MAX_EXTRA_SCOPES} OAuth scope tokens"
+            )));
+        }
+        Ok(SignInSocial {
+            provider: self.provider,
+            callback_url,
+            error_callback_url,
+            new_user_callback_url,
+            disable_redirect: self.disable_redirect.unwrap_or(false),
+            scopes,
+            login_hint: self.login_hint,
+            id_token: self
+                .id_token
+                .map(|(token, nonce)| IdTokenField { token, nonce }),
+        })
+    }
+}
+
+impl FormBody for SignInSocialFields {
+    type Valid = SignInSocial;
+    // Like sign-in/email: a cross-site form cannot start a sign-in.
+    const ORIGIN: OriginRule = OriginRule::Login;
+
+    fn read(f: &mut Fields) -> Result<Self, ApiError> {
+        Ok(Self::read_fields(f))
+    }
+
+    fn check(self, state: &AppState) -> Result<SignInSocial, ApiError> {
+        self.check_fields(state)
+    }
+}
+
+/// `POST /link-social`: the same body for a signed-in user.
+pub struct LinkSocialFields(SignInSocialFields);
+
+impl FormBody for LinkSocialFields {
+    type Valid = SignInSocial;
+
+    fn read(f: &mut Fields) -> Result<Self, ApiError> {
+        Ok(Self(SignInSocialFields::read_fields(f)))
+    }
+
+    fn check(self, state: &AppState) -> Result<SignInSocial, ApiError> {
+        self.0.check_fields(state)
+    }
+}
+
+/// `POST /unlink-account` `{accountId}`: the account row's id from `list-accounts`.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct UnlinkAccount {
+    pub account_id: String,
+}
+
+impl FormBody for UnlinkAccount {
+    type Valid = Self;
+
+    fn read(f: &mut Fields) -> Result<Self, ApiError> {
+        let account_id = f.string("accountId");
+        // Better Auth's client may send it; the row id alone decides.
+        let _ = f.opt_string("providerId");
+        Ok(Self { account_id })
+    }
+
+    fn check(self, _: &AppState) -> Result<Self, ApiError> {
+        Ok(self)
+    }
+}

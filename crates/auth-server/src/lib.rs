@@ -26,6 +26,8 @@ pub mod password_reset;
 pub mod rate_limit;
 pub mod routes;
 pub mod session_service;
+pub mod social;
+pub mod social_sign_in;
 pub mod startup;
 pub mod state;
 pub mod sweeper;

@@ -4,8 +4,8 @@
 use utoipa::OpenApi;
 
 use crate::routes::{
-    account, error_page, health, oauth2, password, reset, session, sign_in, sign_up, tokens, user,
-    verification,
+    account, error_page, health, oauth2, password, reset, session, sign_in, sign_up, social,
+    tokens, user, verification,
 };
 
 /// The document.
@@ -46,6 +46,11 @@ use crate::routes::{
         account::delete_user_callback,
         account::verify_password,
         account::list_accounts,
+        social::sign_in_social,
+        social::link_social,
+        social::callback,
+        social::callback_post,
+        social::unlink_account,
         error_page::error_page,
     ),
     components(schemas(
@@ -67,6 +72,10 @@ use crate::routes::{
         crate::forms::ChangeEmail,
         crate::forms::DeleteUser,
         crate::forms::VerifyPassword,
+        crate::forms::SignInSocial,
+        crate::forms::IdTokenField,
+        crate::forms::UnlinkAccount,
+        auth_wire::SocialRedirect,
         auth_wire::LinkedAccount,
         auth_wire::StatusBody,
         auth_wire::SuccessBody,
@@ -75,6 +84,7 @@ use crate::routes::{
     tags(
         (name = "auth", description = "Better Auth wire API under /api/auth"),
         (name = "account", description = "Account lifecycle: verification, reset, e-mail change, deletion (docs/account-lifecycle.md)"),
+        (name = "social", description = "Social sign-in: Google, GitHub, OpenID Connect providers (docs/social-sign-in.md)"),
         (name = "keys", description = "JWT verification keys and discovery"),
         (name = "ops", description = "Health probes and this document"),
     )

@@ -49,6 +49,8 @@ pub struct RateLimiter {
     per_account: Rule,
     /// Mails per IP and per recipient, for each mail-sending endpoint.
     mail: Rule,
+    /// Social sign-in starts and callbacks per IP.
+    social: Rule,
 }
 
 /// The account a request is about, as the limiter keys it.
@@ -79,12 +81,13 @@ impl Account<'_> {
 
 impl RateLimiter {
     /// A limiter over `store`.
-    pub fn new(store: Store, per_ip: Rule, per_account: Rule, mail: Rule) -> Self {
+    pub fn new(store: Store, per_ip: Rule, per_account: Rule, mail: Rule, social: Rule) -> Self {
         Self {
             store,
             per_ip,
             per_account,
             mail,
+            social,
         }
     }
 
@@ -139,6 +142,14 @@ impl RateLimiter {
         let to = Account::Email(recipient).key();
         keys.push((format!("mail:{endpoint}:{to}"), self.mail));
         self.check_keys(ip, keys).await
+    }
+
+    /// Counts a social sign-in step (start, link, provider callback) against the
+    /// client IP's social budget.
+    pub async fn check_social(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        let Some(ip) = ip else { return Ok(()) };
+        let keys = vec![(format!("social:{}", client_ip::bucket(ip)), self.social)];
+        self.check_keys(Some(ip), keys).await
     }
 
     async fn check_keys(

@@ -77,6 +77,7 @@ impl Application {
         );
         let rate_limiter = rate_limiter(&settings, &pool)?;
         let mailer = crate::mail::Mailer::from_settings(&settings)?;
+        let providers = crate::social::Providers::from_settings(&settings)?;
         let client_ip = ClientIpResolver::new(
             settings.trusted_proxy_list().map_err(anyhow::Error::msg)?,
             match settings.client_ip_header.as_str() {
@@ -86,6 +87,7 @@ impl Application {
         );
         let state = web::Data::new(AppState {
             rate_limiter,
+            providers,
             mailer,
             client_ip,
             keys,
@@ -214,6 +216,10 @@ fn rate_limiter(
         Rule {
             max: settings.mail_rate_limit_max,
             window: secs(settings.mail_rate_limit_window),
+        },
+        Rule {
+            max: settings.social_rate_limit_max,
+            window: secs(settings.social_rate_limit_window),
         },
     )))
 }

@@ -28,6 +28,8 @@ pub struct AppState {
     pub client_ip: crate::client_ip::ClientIpResolver,
     /// Renders and queues mail; its worker delivers it.
     pub mailer: crate::mail::Mailer,
+    /// The social sign-in providers.
+    pub providers: crate::social::Providers,
 }
 
 impl AppState {
@@ -78,6 +80,15 @@ impl AppState {
     ) -> Result<(), ApiError> {
         match &self.rate_limiter {
             Some(limiter) => limiter.check_mail(endpoint, ip, recipient).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a social sign-in step against the client IP's budget (a no-op when
+    /// rate limiting is off).
+    pub async fn check_social_limit(&self, ip: Option<std::net::IpAddr>) -> Result<(), ApiError> {
+        match &self.rate_limiter {
+            Some(limiter) => limiter.check_social(ip).await,
             None => Ok(()),
         }
     }

@@ -3,14 +3,14 @@
 //! one short transaction) first takes a transaction-level advisory lock, so only one
 //! instance sweeps at a time, no lock is held between batches, and it works behind
 //! a transaction-mode pooler (Neon's). It deletes expired sessions, expired one-time
-//! tokens, ended rate-limit windows and mails delivered or given up longer than
+//! tokens and social sign-ins, ended rate-limit windows and mails delivered or given up longer than
 //! `AUTH_MAIL_RETENTION` ago, and audit events older than `AUTH_AUDIT_RETENTION`.
 
 use std::time::Duration;
 
 use actix_web::web::Data;
 
-use crate::db::{audit_log, mail_outbox, rate_limits, sessions, verifications};
+use crate::db::{audit_log, mail_outbox, oauth_states, rate_limits, sessions, verifications};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -22,6 +22,7 @@ const LOCK_KEY: i64 = 0x0073_7765_6570;
 pub struct Swept {
     pub sessions: u64,
     pub verifications: u64,
+    pub oauth_states: u64,
     pub rate_limits: u64,
     pub mails: u64,
     pub audit_events: u64,
@@ -29,7 +30,12 @@ pub struct Swept {
 
 impl Swept {
     fn total(&self) -> u64 {
-        self.sessions + self.verifications + self.rate_limits + self.mails + self.audit_events
+        self.sessions
+            + self.verifications
+            + self.oauth_states
+            + self.rate_limits
+            + self.mails
+            + self.audit_events
     }
 }
 
@@ -37,6 +43,7 @@ impl Swept {
 enum Table {
     Sessions,
     Verifications,
+    OAuthStates,
     RateLimits,
     Mails,
     AuditEvents,
@@ -50,6 +57,7 @@ pub async fn sweep_once(state: &AppState) -> Result<Option<Swept>, ApiError> {
     for table in [
         Table::Sessions,
         Table::Verifications,
+        Table::OAuthStates,
         Table::RateLimits,
         Table::Mails,
         Table::AuditEvents,
@@ -61,6 +69,7 @@ pub async fn sweep_once(state: &AppState) -> Result<Option<Swept>, ApiError> {
             match table {
                 Table::Sessions => swept.sessions += n,
                 Table::Verifications => swept.verifications += n,
+                Table::OAuthStates => swept.oauth_states += n,
                 Table::RateLimits => swept.rate_limits += n,
                 Table::Mails => swept.mails += n,
                 Table::AuditEvents => swept.audit_events += n,
@@ -88,6 +97,7 @@ async fn batch(state: &AppState, table: Table) -> Result<Option<u64>, ApiError> 
     let n = match table {
         Table::Sessions => sessions::sweep_expired(&tx, size).await?,
         Table::Verifications => verifications::sweep_expired(&tx, size).await?,
+        Table::OAuthStates => oauth_states::sweep_expired(&tx, size).await?,
         Table::RateLimits => rate_limits::sweep(&tx, size).await?,
         Table::Mails => {
             let retention = state.settings.mail_retention as f64;

@@ -106,6 +106,15 @@ pub struct LinkedAccount {
     pub scopes: Vec<String>,
 }
 
+/// The answer of `sign-in/social` and `link-social`: the provider's authorization
+/// URL, and whether the client should go there (`false` with `disableRedirect`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SocialRedirect {
+    pub url: String,
+    pub redirect: bool,
+}
+
 /// `{"status": true}` (and an optional message), the answer of the mail flows.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

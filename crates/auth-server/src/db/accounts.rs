@@ -1,4 +1,5 @@
-//! `identity.accounts`: the `credential` account holds the password hash.
+//! `identity.accounts`: the `credential` account holds the password hash; social
+//! accounts hold the provider's subject (and, when asked for, its sealed tokens).
 
 use identity_core::schema::CREDENTIAL_PROVIDER;
 use uuid::Uuid;
@@ -112,6 +113,8 @@ pub struct AccountRow {
     pub user_id: Uuid,
     pub provider_id: String,
     pub account_id: String,
+    /// Granted scopes, comma-joined (social accounts).
+    pub scope: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -123,7 +126,7 @@ pub async fn list_for_user(
 ) -> Result<Vec<AccountRow>, tokio_postgres::Error> {
     let stmt = client
         .prepare_cached(
-            "SELECT id, user_id, provider_id, account_id, created_at, updated_at
+            "SELECT id, user_id, provider_id, account_id, created_at, updated_at, scope
              FROM identity.accounts WHERE user_id = $1 ORDER BY created_at, id",
         )
         .await?;
@@ -139,7 +142,162 @@ pub async fn list_for_user(
                 account_id: r.try_get(3)?,
                 created_at: r.try_get(4)?,
                 updated_at: r.try_get(5)?,
+                scope: r.try_get(6)?,
             })
         })
         .collect()
+}
+
+/// A social account and its user, found by the provider's subject.
+#[derive(Debug, Clone)]
+pub struct ProviderAccount {
+    /// The account row's id.
+    pub id: Uuid,
+    pub user: super::users::UserRow,
+    /// A ban is in force right now.
+    pub banned: bool,
+}
+
+/// The account for (provider, subject), with its user.
+pub async fn find_by_provider(
+    client: &impl GenericClient,
+    provider_id: &str,
+    account_id: &str,
+) -> Result<Option<ProviderAccount>, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT a.id, {}, COALESCE(u.banned_until > now(), false)
+         FROM identity.accounts a JOIN identity.users u ON u.id = a.user_id
+         WHERE a.provider_id = $1 AND a.account_id = $2",
+        super::users::USER_COLUMNS
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    match client
+        .query_opt(&stmt, &[&provider_id, &account_id])
+        .await?
+    {
+        Some(r) => Ok(Some(ProviderAccount {
+            id: r.try_get(0)?,
+            user: super::users::UserRow::from_row(&r, 1)?,
+            banned: r.try_get(9)?,
+        })),
+        None => Ok(None),
+    }
+}
+
+/// A provider's tokens as stored: sealed under `kek_id`, bound to the account id.
+#[derive(Default)]
+pub struct SealedTokens {
+    pub access_token: Option<Vec<u8>>,
+    pub refresh_token: Option<Vec<u8>>,
+    pub kek_id: Option<String>,
+    pub access_token_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Creates a social account (`id` chosen by the caller: the sealed tokens are
+/// bound to it). `false` if (provider, subject) is already someone's account.
+pub async fn insert_provider_account(
+    client: &impl GenericClient,
+    id: Uuid,
+    user_id: Uuid,
+    provider_id: &str,
+    account_id: &str,
+    scope: Option<&str>,
+    tokens: &SealedTokens,
+) -> Result<bool, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO identity.accounts (id, user_id, provider_id, account_id, scope,
+                 access_token_sealed, refresh_token_sealed, token_kek_id, access_token_expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (provider_id, account_id) DO NOTHING",
+        )
+        .await?;
+    Ok(client
+        .execute(
+            &stmt,
+            &[
+                &id,
+                &user_id,
+                &provider_id,
+                &account_id,
+                &scope,
+                &tokens.access_token,
+                &tokens.refresh_token,
+                &tokens.kek_id,
+                &tokens.access_token_expires_at,
+            ],
+        )
+        .await?
+        == 1)
+}
+
+/// Records a new sign-in's grant on the account (scope; tokens when kept). A
+/// sign-in without a refresh token keeps the stored one (providers send it once).
+pub async fn update_provider_account(
+    client: &impl GenericClient,
+    id: Uuid,
+    scope: Option<&str>,
+    tokens: &SealedTokens,
+) -> Result<(), tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(
+            "UPDATE identity.accounts SET
+                 scope = COALESCE($2, scope),
+                 access_token_sealed = $3,
+                 refresh_token_sealed = CASE WHEN $3::bytea IS NULL THEN NULL
+                                             ELSE COALESCE($4, refresh_token_sealed) END,
+                 token_kek_id = $5,
+                 access_token_expires_at = $6
+             WHERE id = $1",
+        )
+        .await?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &id,
+                &scope,
+                &tokens.access_token,
+                &tokens.refresh_token,
+                &tokens.kek_id,
+                &tokens.access_token_expires_at,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// How many ways in the user has; locks the user's row first, so two unlinks
+/// racing for the last two accounts cannot both pass the count.
+pub async fn count_for_user_locked(
+    client: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<i64, tokio_postgres::Error> {
+    let lock = client
+        .prepare_cached("SELECT 1 FROM identity.users WHERE id = $1 FOR UPDATE")
+        .await?;
+    client.execute(&lock, &[&user_id]).await?;
+    let stmt = client
+        .prepare_cached("SELECT count(*) FROM identity.accounts WHERE user_id = $1")
+        .await?;
+    client.query_one(&stmt, &[&user_id]).await?.try_get(0)
+}
+
+/// Deletes one of the user's accounts by row id; the deleted account's provider,
+/// `None` if the user has no such account.
+pub async fn delete_for_user(
+    client: &impl GenericClient,
+    id: Uuid,
+    user_id: Uuid,
+) -> Result<Option<String>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(
+            "DELETE FROM identity.accounts WHERE id = $1 AND user_id = $2 RETURNING provider_id",
+        )
+        .await?;
+    client
+        .query_opt(&stmt, &[&id, &user_id])
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()
 }

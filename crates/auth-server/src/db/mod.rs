@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod audit_log;
 pub mod mail_outbox;
 pub mod oauth_clients;
+pub mod oauth_states;
 pub mod rate_limits;
 pub mod sessions;
 pub mod signing_keys;

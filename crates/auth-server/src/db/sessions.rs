@@ -222,3 +222,18 @@ pub async fn sweep_expired(
         .await?;
     client.execute(&stmt, &[&batch]).await
 }
+
+/// Whether the user's session `id` still exists and has not expired.
+pub async fn is_live(
+    client: &impl GenericClient,
+    id: Uuid,
+    user_id: Uuid,
+) -> Result<bool, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM identity.sessions
+                            WHERE id = $1 AND user_id = $2 AND expires_at > now())",
+        )
+        .await?;
+    client.query_one(&stmt, &[&id, &user_id]).await?.try_get(0)
+}

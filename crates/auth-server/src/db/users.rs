@@ -228,3 +228,14 @@ pub async fn delete(client: &impl GenericClient, id: Uuid) -> Result<bool, tokio
         .await?;
     Ok(client.execute(&stmt, &[&id]).await? == 1)
 }
+
+/// A user by id.
+pub async fn find_by_id(
+    client: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<UserRow>, tokio_postgres::Error> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM identity.users u WHERE u.id = $1");
+    let stmt = client.prepare_cached(&sql).await?;
+    let row = client.query_opt(&stmt, &[&id]).await?;
+    row.map(|r| UserRow::from_row(&r, 0)).transpose()
+}

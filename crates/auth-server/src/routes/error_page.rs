@@ -22,6 +22,11 @@ pub async fn error_page(req: HttpRequest) -> HttpResponse {
     let hint = match code.as_str() {
         "INVALID_TOKEN" => "This link is invalid, was already used, or has expired. Ask for a new one.",
         "RESET_PAGE_NOT_CONFIGURED" => "This reset link has no page to open. Ask for a new reset from the site's \"forgot password\" page.",
+        "state_mismatch" | "state_not_found" => "This sign-in expired or was started in another browser. Start it again from the site.",
+        "account_not_linked" => "An account with this e-mail address already exists. Sign in with your password (or verify your address) first, then link this provider from your account page.",
+        "access_denied" => "The sign-in was cancelled at the provider.",
+        "provider_unavailable" => "The sign-in provider cannot be reached right now. Try again in a moment.",
+        "email_not_verified" | "email_not_found" => "The provider did not give a verified e-mail address for your account.",
         _ => "Something went wrong. Go back to the site and try again.",
     };
     let code = if code.is_empty() {

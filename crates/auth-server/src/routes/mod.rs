@@ -11,6 +11,7 @@ pub(crate) mod respond;
 pub(crate) mod session;
 pub(crate) mod sign_in;
 pub(crate) mod sign_up;
+pub(crate) mod social;
 pub(crate) mod tokens;
 pub(crate) mod user;
 pub(crate) mod verification;
@@ -56,5 +57,9 @@ service_kit::routes! {
     "/api/auth/delete-user/callback" => { get: account::delete_user_callback },
     "/api/auth/verify-password" => { post: account::verify_password },
     "/api/auth/list-accounts" => { get: account::list_accounts },
+    "/api/auth/sign-in/social" => { post: social::sign_in_social },
+    "/api/auth/link-social" => { post: social::link_social },
+    "/api/auth/unlink-account" => { post: social::unlink_account },
+    "/api/auth/callback/{provider}" => { get: social::callback, post: social::callback_post },
     "/api/auth/error" => { get: error_page::error_page },
 }

@@ -70,6 +70,24 @@ impl<'a> SessionResponse<'a> {
         self
     }
 
+    /// Sets the state cookie of a social sign-in in flight.
+    pub fn oauth_state(mut self, oauth_state: &str) -> Self {
+        let s = self.state;
+        s.cookies.set_oauth_state(
+            &mut self.res,
+            &s.signer,
+            oauth_state,
+            crate::social_sign_in::STATE_TTL_SECS,
+        );
+        self
+    }
+
+    /// Clears the state cookie of a finished social sign-in.
+    pub fn clear_oauth_state(mut self) -> Self {
+        self.state.cookies.clear_oauth_state(&mut self.res);
+        self
+    }
+
     /// Clears the auth cookies (the session is gone).
     pub fn clear(mut self) -> Self {
         self.state.cookies.clear(&mut self.res);

@@ -16,6 +16,7 @@ mod service_tokens;
 mod session;
 mod sign_in;
 mod sign_up;
+mod social;
 mod sweeper;
 mod timing;
 mod tokens;

@@ -62,6 +62,17 @@ async fn the_sweeper_deletes_only_what_has_ended() {
     }
     app.sql("INSERT INTO identity.mail_outbox (kind, recipient, kek_id, give_up_at, sealed) VALUES ('verify-email', 'y@example.com', 'k', now() + interval '1 day', '\\x00')").await;
 
+    // Social sign-ins in flight: one abandoned past its ten minutes, one live.
+    for (hash, expires) in [
+        ("01", "now() - interval '1 minute'"),
+        ("02", "now() + interval '9 minutes'"),
+    ] {
+        app.sql(&format!(
+            "INSERT INTO identity.oauth_states (state_hash, provider_id, code_verifier, callback_url, expires_at)
+             VALUES (decode(repeat('{hash}', 32), 'hex'), 'google', repeat('v', 43), '/', {expires})"
+        ))
+        .await;
+    }
     // Audit events: one past the retention, the rest (the sign-ups above) recent.
     app.sql("INSERT INTO identity.audit_log (event, at) VALUES ('sign_in', now() - interval '400 days')").await;
     let recent = count(&app, "identity.audit_log").await - 1;
@@ -74,6 +85,7 @@ async fn the_sweeper_deletes_only_what_has_ended() {
         Swept {
             sessions: 5,
             verifications: 2,
+            oauth_states: 1,
             rate_limits: 2,
             mails: 2,
             audit_events: 1,
@@ -81,6 +93,7 @@ async fn the_sweeper_deletes_only_what_has_ended() {
     );
     assert_eq!(count(&app, "identity.sessions").await, 1);
     assert_eq!(count(&app, "identity.verifications").await, 1);
+    assert_eq!(count(&app, "identity.oauth_states").await, 1);
     assert_eq!(count(&app, "identity.rate_limits").await, 1);
     assert_eq!(count(&app, "identity.mail_outbox").await, 2);
     assert_eq!(count(&app, "identity.audit_log").await, recent);
