@@ -1,6 +1,7 @@
 //! Runs the real `better-auth` npm client (tests/js, pinned version) against the real
 //! auth-server, in cookie mode and in bearer mode: the session calls
-//! (client.test.mjs) and the account lifecycle (lifecycle.test.mjs).
+//! (client.test.mjs), the account lifecycle (lifecycle.test.mjs) and social sign-in
+//! against a real OpenID Connect provider (social.test.mjs).
 //!
 //! Needs Node 20+ and the npm packages: `npm ci --prefix tests/js` (from the workspace root).
 
@@ -29,7 +30,13 @@ async fn real_better_auth_client_works_in_cookie_and_bearer_mode() {
     // several times from one address).
     // (client.test.mjs sends Origin: test_stack::TRUSTED_ORIGIN.)
     let settings = test_stack::auth_settings(&db);
-    run_suite("client.test.mjs", settings, &[], &EXPECTED_CHECKS).await;
+    run_suite(
+        "client.test.mjs",
+        settings,
+        &[],
+        &both_modes(&EXPECTED_CHECKS),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -47,24 +54,65 @@ async fn real_better_auth_client_runs_the_account_lifecycle() {
         "lifecycle.test.mjs",
         settings,
         &[("MAIL_DIR", mail_env.as_str()), ("LINK_BASE", BASE_URL)],
-        &LIFECYCLE_CHECKS,
+        &both_modes(&LIFECYCLE_CHECKS),
     )
     .await;
     let _ = std::fs::remove_dir_all(&mail_dir);
 }
 
+#[tokio::test]
+async fn real_better_auth_client_signs_in_with_a_social_provider() {
+    let db = TestDatabase::new().await;
+    // The JS suite starts the provider (oauth2-mock-server) on this port; the
+    // server fetches its discovery document only when first asked, so it may
+    // start first.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let mut settings = test_stack::auth_settings(&db);
+    settings.oidc = vec![auth_server::config::OidcProviderSettings {
+        id: "mock".into(),
+        issuer: format!("http://127.0.0.1:{port}"),
+        client_id: "js-social-client".into(),
+        client_secret: "js-social-secret".into(),
+        scopes: vec!["email".into(), "profile".into()],
+    }];
+    let port = port.to_string();
+    let expected: Vec<String> = SOCIAL_COOKIE_CHECKS
+        .iter()
+        .map(|c| format!("cookie: {c}"))
+        .chain(SOCIAL_BEARER_CHECKS.iter().map(|c| format!("bearer: {c}")))
+        .collect();
+    run_suite(
+        "social.test.mjs",
+        settings,
+        &[("OIDC_PORT", port.as_str()), ("LINK_BASE", BASE_URL)],
+        &expected,
+    )
+    .await;
+}
+
+/// `checks` as the JS suites name them in both modes, cookie mode first.
+fn both_modes(checks: &[&str]) -> Vec<String> {
+    ["cookie", "bearer"]
+        .iter()
+        .flat_map(|mode| checks.iter().map(move |c| format!("{mode}: {c}")))
+        .collect()
+}
+
 /// Starts the server with `settings` and runs `tests/js/<file>` against it; every
-/// check in `expected` must have passed, in order, in both modes.
+/// check in `expected` (`<mode>: <check>`) must have passed, in order.
 async fn run_suite(
     file: &str,
     settings: auth_server::Settings,
     env: &[(&str, &str)],
-    expected: &[&str],
+    expected: &[String],
 ) {
     let root = workspace_root();
     let node_modules = root.join("tests/js/node_modules");
     assert!(
-        ["better-auth", "jose", "mailparser"]
+        ["better-auth", "jose", "mailparser", "oauth2-mock-server"]
             .iter()
             .all(|p| node_modules.join(p).is_dir()),
         "{} is missing or incomplete: run `npm ci --prefix tests/js` in the workspace root first",
@@ -119,10 +167,6 @@ async fn run_suite(
     let passed = std::fs::read_to_string(&checks_file).expect("checks file");
     let _ = std::fs::remove_dir_all(&checks_dir);
     let passed: Vec<&str> = passed.lines().collect();
-    let expected: Vec<String> = ["cookie", "bearer"]
-        .iter()
-        .flat_map(|mode| expected.iter().map(move |c| format!("{mode}: {c}")))
-        .collect();
     assert_eq!(passed, expected, "checks that passed vs expected\n{stdout}");
     // The checks of both suites, plus the 2 suites themselves.
     let total = format!("# pass {}", expected.len() + 2);
@@ -139,6 +183,22 @@ async fn run_suite(
         );
     }
 }
+
+/// The checks of tests/js/social.test.mjs in cookie mode (the redirect flow)…
+const SOCIAL_COOKIE_CHECKS: [&str; 5] = [
+    "signIn.social signs a new user up through the provider",
+    "signIn.social again signs the same user in",
+    "linkSocial links the provider to a password user",
+    "unlinkAccount removes the provider account, never the last",
+    "an unverified password account is not captured by signIn.social",
+];
+
+/// …and in bearer mode (ID-token sign-in; a link started).
+const SOCIAL_BEARER_CHECKS: [&str; 3] = [
+    "signIn.social with an idToken signs in directly",
+    "a forged idToken is refused",
+    "linkSocial starts a link for the bearer session",
+];
 
 /// Every check in tests/js/lifecycle.test.mjs, per mode, in the order they run.
 const LIFECYCLE_CHECKS: [&str; 7] = [
