@@ -1049,6 +1049,60 @@ mod tests {
     }
 
     #[test]
+    fn generic_providers_are_read_from_their_variables() {
+        let env = |var: &str| match var {
+            "AUTH_OIDC_MY_SSO_ISSUER" => Some("https://sso.example.com/realms/x".to_owned()),
+            "AUTH_OIDC_MY_SSO_CLIENT_ID" => Some("app".to_owned()),
+            "AUTH_OIDC_MY_SSO_CLIENT_SECRET" => Some("s3cret".to_owned()),
+            "AUTH_OIDC_MY_SSO_SCOPES" => Some("email groups".to_owned()),
+            _ => None,
+        };
+        let p = oidc_provider_from_env("my-sso", env).expect("complete");
+        assert_eq!(p.issuer, "https://sso.example.com/realms/x");
+        assert_eq!(p.scopes, vec!["email", "groups"]);
+        assert!(!format!("{p:?}").contains("s3cret"));
+        let err = oidc_provider_from_env("other", env).expect_err("missing");
+        assert!(err.to_string().contains("AUTH_OIDC_OTHER_ISSUER"), "{err}");
+    }
+
+    #[test]
+    fn provider_endpoints_are_https_except_on_loopback() {
+        assert!(check_provider_url("https://accounts.google.com").is_ok());
+        assert!(check_provider_url("http://127.0.0.1:4455").is_ok());
+        assert!(check_provider_url("http://localhost:4455").is_ok());
+        assert!(check_provider_url("http://sso.example.com").is_err());
+        assert!(check_provider_url("ftp://127.0.0.1").is_err());
+        let dev = |tweak: fn(&mut Settings)| {
+            let mut s = Settings {
+                dev_mode: true,
+                ..Settings::default()
+            };
+            tweak(&mut s);
+            s.validate().map_err(|e| e.to_string())
+        };
+        assert!(
+            dev(|s| s.github_api_url = "http://api.github.example".into())
+                .expect_err("plain http")
+                .contains("AUTH_GITHUB_API_URL")
+        );
+        assert!(dev(|s| s.google_client_id = Some("id".into()))
+            .expect_err("no secret")
+            .contains("AUTH_GOOGLE_CLIENT_SECRET"));
+        let duplicate = dev(|s| {
+            s.oidc = vec![OidcProviderSettings {
+                id: "github".into(),
+                issuer: "https://x.example".into(),
+                client_id: "c".into(),
+                client_secret: "s".into(),
+                scopes: vec![],
+            }]
+        });
+        assert!(duplicate
+            .expect_err("taken id")
+            .contains("AUTH_OIDC_PROVIDERS"));
+    }
+
+    #[test]
     fn debug_hides_the_secret() {
         let s = Settings {
             secret: Some("super-secret-value-that-must-not-leak".into()),
