@@ -25,6 +25,8 @@ pub enum Event {
     AccountDeleted,
     AccountLinked,
     AccountUnlinked,
+    UserBanned,
+    UserUnbanned,
     ServiceTokenIssued,
     KeyCreated,
     KeyPromoted,
@@ -47,6 +49,8 @@ impl Event {
             Event::AccountDeleted => "account_deleted",
             Event::AccountLinked => "account_linked",
             Event::AccountUnlinked => "account_unlinked",
+            Event::UserBanned => "user_banned",
+            Event::UserUnbanned => "user_unbanned",
             Event::ServiceTokenIssued => "service_token_issued",
             Event::KeyCreated => "key_created",
             Event::KeyPromoted => "key_promoted",
@@ -91,6 +95,29 @@ pub async fn system_event(
             client_id: None,
             ip: "",
             user_agent: "",
+            request_id: "",
+            detail: &detail,
+        },
+    )
+    .await
+}
+
+/// Records an operator's action on a user (the `auth-server users` command): no
+/// request, so the user agent names the command.
+pub async fn operator_event(
+    db: &impl GenericClient,
+    event: Event,
+    user_id: Uuid,
+    detail: Value,
+) -> Result<(), tokio_postgres::Error> {
+    audit_log::insert(
+        db,
+        &NewEntry {
+            event: event.as_str(),
+            user_id: Some(user_id),
+            client_id: None,
+            ip: "",
+            user_agent: "auth-server users (CLI)",
             request_id: "",
             detail: &detail,
         },

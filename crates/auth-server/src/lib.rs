@@ -32,6 +32,7 @@ pub mod startup;
 pub mod state;
 pub mod sweeper;
 pub mod telemetry;
+pub mod user_admin;
 
 pub use config::Settings;
 pub use startup::Application;

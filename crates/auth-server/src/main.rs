@@ -3,7 +3,8 @@
 //! JWT signing keys (see docs/keys.md); `auth-server clients create NAME --scopes
 //! a,b | list | rotate-secret ID | disable ID | delete ID` manages service clients
 //! (docs/service-tokens.md); `auth-server audit [--user ID] [--ip IP] [--since T]
-//! [--limit N]` prints the audit trail.
+//! [--limit N]` prints the audit trail; `auth-server users ban ID|EMAIL [--until T]
+//! [--reason TEXT] | unban ID|EMAIL` bans a user (every session ends) or lifts it.
 
 use auth_server::{keys, startup, telemetry, Application, Settings};
 
@@ -32,8 +33,9 @@ async fn main() -> anyhow::Result<()> {
         ["keys", rest @ ..] => keys_command(&settings, rest).await?,
         ["clients", rest @ ..] => clients_command(&settings, rest).await?,
         ["audit", rest @ ..] => audit_command(&settings, rest).await?,
+        ["users", rest @ ..] => users_command(&settings, rest).await?,
         _ => anyhow::bail!(
-            "usage: auth-server [serve | migrate | keys list | keys rotate [--force] | keys retire [--kid KID] | keys reseal | clients create NAME --scopes A,B | clients list | clients rotate-secret ID | clients disable ID | clients delete ID | audit [--user ID] [--ip IP] [--since RFC3339] [--limit N]]"
+            "usage: auth-server [serve | migrate | keys list | keys rotate [--force] | keys retire [--kid KID] | keys reseal | clients create NAME --scopes A,B | clients list | clients rotate-secret ID | clients disable ID | clients delete ID | audit [--user ID] [--ip IP] [--since RFC3339] [--limit N] | users ban ID|EMAIL [--until RFC3339] [--reason TEXT] | users unban ID|EMAIL]"
         ),
     }
     Ok(())
@@ -192,6 +194,54 @@ async fn audit_command(settings: &Settings, args: &[&str]) -> anyhow::Result<()>
             e.detail,
             e.user_agent
         );
+    }
+    Ok(())
+}
+
+async fn users_command(settings: &Settings, args: &[&str]) -> anyhow::Result<()> {
+    use auth_server::user_admin;
+    let usage = "usage: auth-server users ban ID|EMAIL [--until RFC3339] [--reason TEXT] | users unban ID|EMAIL";
+    let pool = database::build_pool(settings.migration_url(), &Default::default())?;
+    let mut db = pool.get().await?;
+    match args {
+        ["ban", who, rest @ ..] => {
+            let (mut until, mut reason) = (None, String::new());
+            let mut rest = rest;
+            while let [flag, value, tail @ ..] = rest {
+                match *flag {
+                    "--until" => {
+                        until = Some(
+                            chrono::DateTime::parse_from_rfc3339(value)?
+                                .with_timezone(&chrono::Utc),
+                        )
+                    }
+                    "--reason" => reason = (*value).to_owned(),
+                    _ => anyhow::bail!(usage),
+                }
+                rest = tail;
+            }
+            anyhow::ensure!(rest.is_empty(), usage);
+            let banned = user_admin::ban(&mut db, who, until, &reason).await?;
+            let until = banned
+                .until
+                .map_or_else(|| "for good".to_owned(), |t| format!("until {t}"));
+            println!(
+                "banned {} {until}; {} session(s) ended",
+                banned.user_id, banned.sessions_ended
+            );
+        }
+        ["unban", who] => {
+            let (id, lifted) = user_admin::unban(&mut db, who).await?;
+            println!(
+                "{}",
+                if lifted {
+                    format!("unbanned {id}")
+                } else {
+                    format!("{id} was not banned")
+                }
+            );
+        }
+        _ => anyhow::bail!(usage),
     }
     Ok(())
 }

@@ -239,3 +239,32 @@ pub async fn find_by_id(
     let row = client.query_opt(&stmt, &[&id]).await?;
     row.map(|r| UserRow::from_row(&r, 0)).transpose()
 }
+
+/// Bans the user until `until` (`None`: for good: `'infinity'`, as Supabase stores
+/// a permanent ban and as the checks compare it with the database clock).
+pub async fn ban(
+    client: &impl GenericClient,
+    id: Uuid,
+    until: Option<DateTime<Utc>>,
+) -> Result<(), tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(
+            "UPDATE identity.users SET banned_until = COALESCE($2::timestamptz, 'infinity') WHERE id = $1",
+        )
+        .await?;
+    client.execute(&stmt, &[&id, &until]).await?;
+    Ok(())
+}
+
+/// Lifts a ban in force; `false` if there was none.
+pub async fn lift_ban(
+    client: &impl GenericClient,
+    id: Uuid,
+) -> Result<bool, tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(
+            "UPDATE identity.users SET banned_until = NULL WHERE id = $1 AND banned_until > now()",
+        )
+        .await?;
+    Ok(client.execute(&stmt, &[&id]).await? == 1)
+}

@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{header_text, spawn_app_with};
+use crate::helpers::{assert_error, header_text, spawn_app, spawn_app_with, TestApp};
 
 #[tokio::test]
 async fn auth_events_are_recorded_with_who_where_and_the_request_id() {
@@ -141,4 +141,95 @@ async fn key_lifecycle_steps_are_in_the_trail() {
             ("key_promoted".to_owned(), Some(kid), true)
         ]
     );
+}
+
+/// Runs `auth-server users …` against the app's database.
+fn users_cli(app: &TestApp, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_auth-server"))
+        .arg("users")
+        .args(args)
+        .env("DATABASE_URL", &app.settings.database_url)
+        .env("AUTH_DEV_MODE", "true")
+        .output()
+        .expect("run auth-server users");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ban_ends_every_session_refuses_sign_in_and_is_in_the_trail() {
+    let app = spawn_app().await;
+    let user = app.user("banned@example.com").await;
+    let other = app.sign_in(&user.email, &user.password).await;
+
+    let printed = users_cli(
+        &app,
+        &["ban", "Banned@Example.com", "--reason", "abuse report #12"],
+    );
+    assert!(
+        printed.contains("for good") && printed.contains("2 session(s) ended"),
+        "{printed}"
+    );
+    for bearer in [&user.signed, &other] {
+        assert!(
+            app.session_of(bearer).await.is_null(),
+            "a banned user's session lives on"
+        );
+    }
+    let res = app
+        .post(
+            "/sign-in/email",
+            &json!({"email": user.email, "password": user.password}),
+        )
+        .await;
+    assert_error(
+        res,
+        StatusCode::UNAUTHORIZED,
+        Some("INVALID_EMAIL_OR_PASSWORD"),
+    )
+    .await;
+
+    let printed = users_cli(&app, &["unban", &user.id]);
+    assert!(printed.contains("unbanned"), "{printed}");
+    app.sign_in(&user.email, &user.password).await;
+    assert!(users_cli(&app, &["unban", &user.id]).contains("was not banned"));
+
+    // A ban until a time: over once that time has passed (the database's clock).
+    let printed = users_cli(&app, &["ban", &user.id, "--until", "2000-01-01T00:00:00Z"]);
+    assert!(printed.contains("until 2000-01-01"), "{printed}");
+    app.sign_in(&user.email, &user.password).await;
+
+    let trail = app
+        .sql(&format!(
+            "SELECT event, detail::text, user_agent FROM identity.audit_log
+             WHERE user_id = '{}' AND event LIKE 'user_%' ORDER BY id",
+            user.id
+        ))
+        .await;
+    let events: Vec<(String, String, String)> = trail
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert_eq!(events[0].0, "user_banned");
+    assert!(
+        events[0].1.contains("abuse report #12") && events[0].1.contains("\"sessions_ended\": 2"),
+        "{events:?}"
+    );
+    assert!(events[0].2.contains("CLI"));
+    assert_eq!(events[1].0, "user_unbanned");
+    assert_eq!(events[2].0, "user_banned");
+    // An unknown user is an error, and nothing is written.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_auth-server"))
+        .args(["users", "ban", "nobody@example.com"])
+        .env("DATABASE_URL", &app.settings.database_url)
+        .env("AUTH_DEV_MODE", "true")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user"));
 }
