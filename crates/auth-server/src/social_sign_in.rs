@@ -300,9 +300,6 @@ async fn sign_in(
     profile: &Profile,
     client: &ClientInfo,
 ) -> Result<Result<(SignedIn, bool), Refusal>, ApiError> {
-    let Some(email) = profile.email.as_deref() else {
-        return Ok(Err(Refusal::EmailNotFound));
-    };
     let scope = profile.tokens.scope.as_deref();
     let mut db = state.pool.get().await?;
     let tx = db.transaction().await?;
@@ -315,7 +312,9 @@ async fn sign_in(
             accounts::update_provider_account(&tx, found.id, scope, &sealed).await?;
             (found.user, false)
         }
-        None => match users::find_for_sign_in(&tx, email).await? {
+        // A returning user needs no e-mail from the provider; anyone else does.
+        None if profile.email.is_none() => return Ok(Err(Refusal::EmailNotFound)),
+        None => match users::find_for_sign_in(&tx, email_of(profile)).await? {
             Some(existing) => {
                 if existing.banned {
                     return Ok(Err(Refusal::Banned));
@@ -337,6 +336,7 @@ async fn sign_in(
                 (existing.user, false)
             }
             None => {
+                let email = email_of(profile);
                 let Some(user) = new_user(&tx, state, provider_id, profile, email, client).await?
                 else {
                     // Someone registered the address a moment ago.
@@ -501,6 +501,10 @@ pub async fn unlink(
     tx.commit().await?;
     tracing::info!(user_id = %current.user.id, %provider, "account unlinked");
     Ok(())
+}
+
+fn email_of(profile: &Profile) -> &str {
+    profile.email.as_deref().unwrap_or_default()
 }
 
 /// The provider vouches for the address: `email_verified`, or a trusted provider.
