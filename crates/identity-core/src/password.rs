@@ -52,6 +52,39 @@ pub struct PasswordHasher {
     digest_keys: std::collections::hash_map::RandomState,
     /// How long a refusal must take (see [`FailureFloor`]).
     floor: Arc<FailureFloor>,
+    /// The bounds the semaphores were made with, to tell queued from running.
+    max_in_flight: usize,
+    max_admitted: usize,
+    /// What the hasher has done, read by metrics (see [`PasswordHasher::stats`]).
+    counters: Arc<Counters>,
+    /// Told how long each job waited for a slot (a metrics histogram).
+    wait_observer: Option<WaitObserver>,
+}
+
+/// Called with each job's wait for a hashing slot.
+type WaitObserver = Arc<dyn Fn(Duration) + Send + Sync>;
+
+#[derive(Debug, Default)]
+struct Counters {
+    completed: AtomicU64,
+    refused: AtomicU64,
+}
+
+/// A snapshot of the hasher's queue and totals, for metrics. Counts every job:
+/// argon2id hashes and verifications, and the rare legacy (bcrypt, imported
+/// argon2) verifications, which share the same slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HasherStats {
+    /// Jobs computing right now (at most the configured concurrency).
+    pub in_flight: usize,
+    /// Jobs admitted and waiting for a slot.
+    pub queued: usize,
+    /// The concurrency bound (`AUTH_MAX_CONCURRENT_HASHES`).
+    pub max_in_flight: usize,
+    /// Jobs finished since start.
+    pub completed: u64,
+    /// Jobs refused at once because the queue was full ([`HasherBusy`]).
+    pub refused: u64,
 }
 
 /// The typical time of one verification per kind of hash: our argon2id (and the
@@ -326,7 +359,40 @@ impl PasswordHasher {
                 .build(),
             digest_keys: Default::default(),
             floor: Arc::default(),
+            max_in_flight,
+            max_admitted: admitted,
+            counters: Arc::default(),
+            wait_observer: None,
         })
+    }
+
+    /// Calls `observer` with how long each job waited for a hashing slot (for a
+    /// metrics histogram; keep it cheap, it runs on the request's task).
+    pub fn with_wait_observer(
+        mut self,
+        observer: impl Fn(Duration) + Send + Sync + 'static,
+    ) -> Self {
+        self.wait_observer = Some(Arc::new(observer));
+        self
+    }
+
+    /// The queue and totals now (a few atomic loads; the two semaphores are read
+    /// one after the other, so under load the split between running and queued
+    /// can be off by a job).
+    pub fn stats(&self) -> HasherStats {
+        let in_flight = self
+            .max_in_flight
+            .saturating_sub(self.permits.available_permits());
+        let admitted = self
+            .max_admitted
+            .saturating_sub(self.admission.available_permits());
+        HasherStats {
+            in_flight,
+            queued: admitted.saturating_sub(in_flight),
+            max_in_flight: self.max_in_flight,
+            completed: self.counters.completed.load(Ordering::Relaxed),
+            refused: self.counters.refused.load(Ordering::Relaxed),
+        }
     }
 
     /// Measures one bcrypt verification at `cost` (the highest cost among stored
@@ -356,12 +422,19 @@ impl PasswordHasher {
         &self,
         f: impl FnOnce(&mut Workspace) -> T + Send + 'static,
     ) -> anyhow::Result<T> {
-        let _admitted = self.admission.try_acquire().map_err(|_| HasherBusy)?;
+        let _admitted = self.admission.try_acquire().map_err(|_| {
+            self.counters.refused.fetch_add(1, Ordering::Relaxed);
+            HasherBusy
+        })?;
+        let queued_at = Instant::now();
         let _permit = self
             .permits
             .acquire()
             .await
             .context("password hasher closed")?;
+        if let Some(observe) = &self.wait_observer {
+            observe(queued_at.elapsed());
+        }
         let taken = self.workspaces.lock().ok().and_then(|mut w| w.pop());
         let mut workspace = taken.unwrap_or_else(new_workspace);
         let span = tracing::Span::current();
@@ -371,6 +444,7 @@ impl PasswordHasher {
         })
         .await
         .context("password hashing task failed")?;
+        self.counters.completed.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut pool) = self.workspaces.lock() {
             pool.push(workspace);
         }
@@ -692,6 +766,44 @@ mod tests {
             .verify("two", Some(&b.expect("hash")))
             .await
             .expect("verify"));
+    }
+
+    #[tokio::test]
+    async fn stats_show_the_queue_while_it_forms_and_count_what_was_done() {
+        let waits = Arc::new(Mutex::new(Vec::new()));
+        let seen = waits.clone();
+        let h = PasswordHasher::new(1, 1)
+            .expect("hasher")
+            .with_wait_observer(move |d| seen.lock().expect("lock").push(d));
+        let idle = h.stats();
+        assert_eq!((idle.in_flight, idle.queued, idle.completed), (0, 0, 0));
+        assert_eq!(idle.max_in_flight, 1);
+        // The first takes the slot, the second queues behind it; sample the stats
+        // while both are pending (the first hash takes tens of milliseconds).
+        let during = async {
+            for _ in 0..200 {
+                let s = h.stats();
+                if s.in_flight == 1 && s.queued == 1 {
+                    return Some(s);
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            None
+        };
+        let (a, b, c, sampled) =
+            tokio::join!(h.hash("one"), h.hash("two"), h.hash("three"), during);
+        assert!(a.is_ok() && b.is_ok() && c.is_err());
+        assert!(sampled.is_some(), "one running and one queued were seen");
+        let done = h.stats();
+        assert_eq!((done.in_flight, done.queued), (0, 0));
+        assert_eq!((done.completed, done.refused), (2, 1));
+        let waits = waits.lock().expect("lock").clone();
+        assert_eq!(waits.len(), 2, "one wait per admitted job");
+        // The queued job waited for the whole first hash.
+        assert!(
+            waits.iter().any(|w| *w >= Duration::from_millis(1)),
+            "{waits:?}"
+        );
     }
 
     #[tokio::test]
