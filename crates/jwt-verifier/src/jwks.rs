@@ -106,6 +106,7 @@ pub(crate) struct KeyStore {
     /// Held for the whole of every fetch (single-flight across all three paths).
     fetch_lock: tokio::sync::Mutex<()>,
     fetches: AtomicU64,
+    fetch_failures: AtomicU64,
     generations: AtomicU64,
 }
 
@@ -126,12 +127,17 @@ impl KeyStore {
             last_attempt: Mutex::new(None),
             fetch_lock: tokio::sync::Mutex::new(()),
             fetches: AtomicU64::new(0),
+            fetch_failures: AtomicU64::new(0),
             generations: AtomicU64::new(0),
         }
     }
 
     pub(crate) fn fetch_count(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn fetch_failure_count(&self) -> u64 {
+        self.fetch_failures.load(Ordering::Relaxed)
     }
 
     /// Whether a key set is usable now: fresh, or stale but within `stale_if_error`.
@@ -258,7 +264,10 @@ impl KeyStore {
             .last_attempt
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Instant::now());
-        let (keys, ttl) = result.map_err(VerifyError::JwksUnavailable)?;
+        let (keys, ttl) = result.map_err(|e| {
+            self.fetch_failures.fetch_add(1, Ordering::Relaxed);
+            VerifyError::JwksUnavailable(e)
+        })?;
         let set = Arc::new(KeySet {
             keys,
             fetched_at: started,

@@ -33,6 +33,7 @@ mod token;
 #[cfg(feature = "actix")]
 pub mod actix;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -56,6 +57,24 @@ struct Inner {
     keys: KeyStore,
     /// Tokens whose signature and fixed claims verified, by their exact text.
     verified: Option<moka::sync::Cache<Arc<str>, Arc<Verified>>>,
+    /// Lookups in `verified` that found the token, and that did not.
+    cache_hits: AtomicU64,
+    cache_misses: AtomicU64,
+}
+
+/// What a [`Verifier`] has done since it was built, for metrics: plain counters
+/// that a metrics collector reads at scrape time (this crate has no metrics
+/// dependency).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifierStats {
+    /// JWKS requests started, successful or not.
+    pub jwks_fetches: u64,
+    /// JWKS requests that failed (network, status, body, no usable key).
+    pub jwks_fetch_failures: u64,
+    /// Tokens found in the verified-token cache (no signature check needed).
+    pub verified_cache_hits: u64,
+    /// Tokens not in the cache (verified in full; 0 when the cache is off).
+    pub verified_cache_misses: u64,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -91,6 +110,8 @@ impl Verifier {
                 config,
                 keys,
                 verified,
+                cache_hits: AtomicU64::new(0),
+                cache_misses: AtomicU64::new(0),
             }),
         })
     }
@@ -129,7 +150,14 @@ impl Verifier {
         let config = &self.inner.config;
         let leeway = i64::try_from(config.leeway.as_secs()).unwrap_or(i64::MAX);
         if let Some(cache) = &self.inner.verified {
-            if let Some(claims) = cache.get(token) {
+            let cached = cache.get(token);
+            let counter = if cached.is_some() {
+                &self.inner.cache_hits
+            } else {
+                &self.inner.cache_misses
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            if let Some(claims) = cached {
                 // The signature, issuer and audience were checked when it was cached;
                 // time moves on, so the time claims are checked again.
                 let now = unix_now();
@@ -188,6 +216,16 @@ impl Verifier {
     /// How many JWKS requests were started, successful or not (tests, metrics).
     pub fn fetch_count(&self) -> u64 {
         self.inner.keys.fetch_count()
+    }
+
+    /// The counters behind the verifier's metrics (a few atomic loads).
+    pub fn stats(&self) -> VerifierStats {
+        VerifierStats {
+            jwks_fetches: self.inner.keys.fetch_count(),
+            jwks_fetch_failures: self.inner.keys.fetch_failure_count(),
+            verified_cache_hits: self.inner.cache_hits.load(Ordering::Relaxed),
+            verified_cache_misses: self.inner.cache_misses.load(Ordering::Relaxed),
+        }
     }
 }
 

@@ -292,6 +292,34 @@ async fn valid_token_passes() {
 }
 
 #[tokio::test]
+async fn stats_count_fetches_failures_and_cache_hits() {
+    let (key, server, verifier) = setup().await;
+    let zero = verifier.stats();
+    assert_eq!(
+        (zero.jwks_fetches, zero.jwks_fetch_failures),
+        (0, 0),
+        "nothing fetched before the first use"
+    );
+    let token = key.token(&claims());
+    verifier.verify(&token).await.expect("valid");
+    verifier.verify(&token).await.expect("valid again");
+    let garbage = rejects(&verifier, "not.a.token").await;
+    assert!(!matches!(garbage, VerifyError::JwksUnavailable(_)));
+    let s = verifier.stats();
+    assert_eq!(s.jwks_fetches, 1);
+    assert_eq!(s.jwks_fetch_failures, 0);
+    assert_eq!(s.verified_cache_hits, 1, "the same token again");
+    assert_eq!(
+        s.verified_cache_misses, 2,
+        "the first sight and the garbage"
+    );
+    server.set_mode(Mode::Fail500);
+    assert!(verifier.refresh().await.is_err());
+    let s = verifier.stats();
+    assert_eq!((s.jwks_fetches, s.jwks_fetch_failures), (2, 1));
+}
+
+#[tokio::test]
 async fn aud_array_containing_ours_passes() {
     let (key, _server, verifier) = setup().await;
     let c = claims_with(|c| {
