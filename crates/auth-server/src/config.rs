@@ -226,6 +226,10 @@ pub struct Settings {
     pub social_rate_limit_max: u32,
     /// The social sign-in window, seconds.
     pub social_rate_limit_window: i64,
+    /// `host:port` of a separate listener serving Prometheus metrics at
+    /// `/metrics` (e.g. `127.0.0.1:9464`; port 0 picks one); empty: none. Never
+    /// the public port: keep it reachable by the scraper only.
+    pub metrics_addr: String,
 }
 
 /// A generic OpenID Connect provider (`AUTH_OIDC_<ID>_*`).
@@ -349,6 +353,7 @@ impl Default for Settings {
             social_store_tokens: false,
             social_rate_limit_max: 30,
             social_rate_limit_window: 60,
+            metrics_addr: String::new(),
         }
     }
 }
@@ -481,6 +486,13 @@ impl Settings {
         self.validate_social()?;
         if self.sweep_batch == 0 {
             return bad("AUTH_SWEEP_BATCH must be at least 1");
+        }
+        if !self.metrics_addr.is_empty()
+            && self.metrics_addr.parse::<std::net::SocketAddr>().is_err()
+        {
+            return bad(
+                "AUTH_METRICS_ADDR must be empty or an address and port, e.g. 127.0.0.1:9464",
+            );
         }
         if !(60..=MAX_JWT_LIFETIME_SECS).contains(&self.service_token_lifetime) {
             return bad("AUTH_SERVICE_TOKEN_LIFETIME must be between 60 and 3600 seconds");
@@ -820,6 +832,7 @@ impl std::fmt::Debug for Settings {
             .field("base_url", &self.base_url)
             .field("dev_mode", &self.dev_mode)
             .field("trusted_origins", &self.trusted_origins)
+            .field("metrics_addr", &self.metrics_addr)
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<redacted>"))
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field(
@@ -1010,6 +1023,25 @@ mod tests {
                     assert!(value.is_empty(), "{var} has a value in .env.example");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn metrics_addr_is_empty_or_an_address_with_a_port() {
+        for ok in ["", "127.0.0.1:9464", "0.0.0.0:0", "[::1]:9464"] {
+            let s = Settings {
+                metrics_addr: ok.into(),
+                ..production()
+            };
+            assert!(s.validate().is_ok(), "{ok}: {:?}", s.validate());
+        }
+        for bad in ["9464", "localhost", "127.0.0.1", "http://127.0.0.1:9464"] {
+            let s = Settings {
+                metrics_addr: bad.into(),
+                ..production()
+            };
+            let err = s.validate().expect_err(bad).to_string();
+            assert!(err.contains("AUTH_METRICS_ADDR"), "{bad}: {err}");
         }
     }
 

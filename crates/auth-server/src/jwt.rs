@@ -4,6 +4,7 @@
 //! or password change (both bump `updated_at`) or a key rotation mints a fresh
 //! token, and a revoked session never reaches this code.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +28,25 @@ pub struct TokenIssuer {
     audience: Audience,
     lifetime: Duration,
     cache: Cache<CacheKey, Arc<str>>,
+    counts: Counts,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    session_minted: AtomicU64,
+    session_reused: AtomicU64,
+    service_minted: AtomicU64,
+}
+
+/// What the issuer has done since start, for metrics (read at scrape time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IssuerStats {
+    /// Learner JWTs signed (cache misses).
+    pub session_minted: u64,
+    /// Learner JWTs served from the per-session cache (cache hits).
+    pub session_reused: u64,
+    /// Service access tokens signed (`/oauth2/token`; never cached).
+    pub service_minted: u64,
 }
 
 impl TokenIssuer {
@@ -44,6 +64,16 @@ impl TokenIssuer {
                 .max_capacity(100_000)
                 .time_to_live(lifetime / 2)
                 .build(),
+            counts: Counts::default(),
+        }
+    }
+
+    /// Tokens minted and reused so far.
+    pub fn stats(&self) -> IssuerStats {
+        IssuerStats {
+            session_minted: self.counts.session_minted.load(Ordering::Relaxed),
+            session_reused: self.counts.session_reused.load(Ordering::Relaxed),
+            service_minted: self.counts.service_minted.load(Ordering::Relaxed),
         }
     }
 
@@ -75,6 +105,7 @@ impl TokenIssuer {
             Arc::from(key.kid.as_str()),
         );
         if let Some(hit) = self.cache.get(&cache_key) {
+            self.counts.session_reused.fetch_add(1, Ordering::Relaxed);
             return Ok(hit);
         }
         let now = Utc::now().timestamp();
@@ -109,6 +140,7 @@ impl TokenIssuer {
             .map_err(anyhow::Error::from)?
             .into();
         self.cache.insert(cache_key, Arc::clone(&token));
+        self.counts.session_minted.fetch_add(1, Ordering::Relaxed);
         Ok(token)
     }
 }
@@ -163,6 +195,7 @@ impl TokenIssuer {
         header.set_key_id(key.kid.as_str());
         let token = josekit::jwt::encode_with_signer(&payload, &header, &key.signer)
             .map_err(anyhow::Error::from)?;
+        self.counts.service_minted.fetch_add(1, Ordering::Relaxed);
         Ok(ServiceToken {
             token,
             expires_in,

@@ -19,6 +19,7 @@ pub mod forms;
 pub mod jwt;
 pub mod keys;
 pub mod mail;
+pub mod metrics;
 pub mod one_time_tokens;
 pub mod openapi;
 pub mod password;

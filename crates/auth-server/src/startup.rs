@@ -28,6 +28,8 @@ use crate::state::AppState;
 pub struct Application {
     port: u16,
     server: Server,
+    /// The `/metrics` listener, when `AUTH_METRICS_ADDR` is set.
+    metrics: Option<service_metrics::MetricsServer>,
     state: web::Data<AppState>,
     key_task: tokio::task::JoinHandle<()>,
     mail_task: tokio::task::JoinHandle<()>,
@@ -85,6 +87,15 @@ impl Application {
                 _ => ForwardHeader::XForwardedFor,
             },
         );
+        // The histogram exists before the state because the hasher reports into it.
+        let hash_wait = crate::metrics::hash_wait_histogram();
+        let mut hasher =
+            PasswordHasher::new(settings.max_concurrent_hashes, settings.max_queued_hashes)?;
+        if !settings.metrics_addr.is_empty() {
+            let hash_wait = hash_wait.clone();
+            hasher =
+                hasher.with_wait_observer(move |waited| hash_wait.observe(waited.as_secs_f64()));
+        }
         let state = web::Data::new(AppState {
             rate_limiter,
             providers,
@@ -93,10 +104,8 @@ impl Application {
             keys,
             tokens,
             signer: CookieSigner::new(&secret, &previous),
-            hasher: PasswordHasher::new(
-                settings.max_concurrent_hashes,
-                settings.max_queued_hashes,
-            )?,
+            hasher,
+            metrics: crate::metrics::AuthMetrics::default(),
             origins: TrustedOrigins::new(&settings.base_url, &settings.trusted_origin_list()),
             cookies: SessionCookies::new(settings.secure_cookies()),
             pool,
@@ -115,6 +124,7 @@ impl Application {
         let listener = TcpListener::bind((state.settings.host.as_str(), state.settings.port))
             .with_context(|| format!("binding {}:{}", state.settings.host, state.settings.port))?;
         let port = listener.local_addr()?.port();
+        let (http_metrics, metrics) = metrics_listener(&state, hash_wait)?;
         let workers = state.settings.workers;
         let deadline =
             service_kit::RequestDeadline(Duration::from_secs(state.settings.request_timeout));
@@ -129,6 +139,8 @@ impl Application {
                 .wrap(cors.middleware())
                 .wrap(from_fn(service_kit::request_id_header))
                 .wrap(service_kit::request_logger())
+                // Outermost: every answer is counted, the ones the layers above give too.
+                .wrap(service_metrics::HttpMetrics::optional(http_metrics.clone()))
                 .app_data(app_state.clone())
                 .app_data(deadline)
                 .app_data(web::PayloadConfig::new(body_limit))
@@ -144,6 +156,7 @@ impl Application {
         Ok(Self {
             port,
             server,
+            metrics,
             state,
             key_task,
             mail_task,
@@ -156,6 +169,11 @@ impl Application {
         self.port
     }
 
+    /// The bound port of the `/metrics` listener (`None` without `AUTH_METRICS_ADDR`).
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|m| m.port())
+    }
+
     /// Shared state (tests use its pool and settings).
     pub fn state(&self) -> web::Data<AppState> {
         self.state.clone()
@@ -163,13 +181,50 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests (graceful shutdown).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics.map(|m| {
+            let server = m.run();
+            let handle = server.handle();
+            tokio::spawn(server);
+            handle
+        });
         let result = self.server.await;
+        if let Some(metrics) = metrics {
+            metrics.stop(true).await;
+        }
         self.key_task.abort();
         // A send cut short here keeps its lease; any instance retries it after.
         self.mail_task.abort();
         self.sweep_task.abort();
         result
     }
+}
+
+/// With `AUTH_METRICS_ADDR` set: this app's registry with every metric, its
+/// request middleware, and the `/metrics` listener bound (not yet serving).
+fn metrics_listener(
+    state: &web::Data<AppState>,
+    hash_wait: prometheus_client::metrics::histogram::Histogram,
+) -> anyhow::Result<(
+    Option<service_metrics::HttpMetrics>,
+    Option<service_metrics::MetricsServer>,
+)> {
+    let addr = &state.settings.metrics_addr;
+    if addr.is_empty() {
+        return Ok((None, None));
+    }
+    let mut metrics = service_metrics::Metrics::new();
+    let http = metrics.http(routes::ROUTES);
+    crate::metrics::register(
+        &mut metrics,
+        state,
+        hash_wait,
+        &crate::sweeper::table_labels(),
+    );
+    let server = metrics
+        .bind(addr)
+        .with_context(|| format!("binding the metrics listener {addr}"))?;
+    tracing::info!(port = server.port(), "metrics at /metrics");
+    Ok((Some(http), Some(server)))
 }
 
 /// The key store the settings describe (sealer from the key-encryption secrets).

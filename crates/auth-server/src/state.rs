@@ -30,6 +30,8 @@ pub struct AppState {
     pub mailer: crate::mail::Mailer,
     /// The social sign-in providers.
     pub providers: crate::social::Providers,
+    /// Counts what the background tasks (mail worker, sweeper) do, for metrics.
+    pub metrics: crate::metrics::AuthMetrics,
 }
 
 impl AppState {

@@ -12,6 +12,7 @@ use actix_web::web::Data;
 
 use crate::db::{audit_log, mail_outbox, oauth_states, rate_limits, sessions, verifications};
 use crate::error::ApiError;
+use crate::metrics::SweepOutcome;
 use crate::state::AppState;
 
 /// The advisory lock key of the sweeper ("sweep" in ASCII).
@@ -49,23 +50,55 @@ enum Table {
     AuditEvents,
 }
 
-/// Runs one sweep to the end. `None` when another instance holds the lock (it is
-/// sweeping right now).
-#[tracing::instrument(level = "debug", skip_all)]
-pub async fn sweep_once(state: &AppState) -> Result<Option<Swept>, ApiError> {
-    let mut swept = Swept::default();
-    for table in [
+impl Table {
+    const ALL: [Table; 6] = [
         Table::Sessions,
         Table::Verifications,
         Table::OAuthStates,
         Table::RateLimits,
         Table::Mails,
         Table::AuditEvents,
-    ] {
+    ];
+
+    /// The `table` label of `auth_sweeper_deleted_rows_total`.
+    fn label(self) -> &'static str {
+        match self {
+            Table::Sessions => "sessions",
+            Table::Verifications => "verifications",
+            Table::OAuthStates => "oauth_states",
+            Table::RateLimits => "rate_limits",
+            Table::Mails => "mail_outbox",
+            Table::AuditEvents => "audit_log",
+        }
+    }
+}
+
+/// The tables the sweeper deletes from, as its metrics label them.
+pub fn table_labels() -> [&'static str; Table::ALL.len()] {
+    Table::ALL.map(Table::label)
+}
+
+/// Runs one sweep to the end. `None` when another instance holds the lock (it is
+/// sweeping right now). Counted in the metrics either way.
+#[tracing::instrument(level = "debug", skip_all)]
+pub async fn sweep_once(state: &AppState) -> Result<Option<Swept>, ApiError> {
+    let result = sweep_tables(state).await;
+    state.metrics.sweep_finished(match &result {
+        Ok(Some(_)) => SweepOutcome::Completed,
+        Ok(None) => SweepOutcome::Skipped,
+        Err(_) => SweepOutcome::Failed,
+    });
+    result
+}
+
+async fn sweep_tables(state: &AppState) -> Result<Option<Swept>, ApiError> {
+    let mut swept = Swept::default();
+    for table in Table::ALL {
         loop {
             let Some(n) = batch(state, table).await? else {
                 return Ok(None);
             };
+            state.metrics.swept(table.label(), n);
             match table {
                 Table::Sessions => swept.sessions += n,
                 Table::Verifications => swept.verifications += n,

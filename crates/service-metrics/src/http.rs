@@ -10,6 +10,7 @@ use std::time::Instant;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::Method;
+use actix_web::middleware::Condition;
 use actix_web::HttpRequest;
 use futures_util::future::LocalBoxFuture;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -93,6 +94,18 @@ impl HttpMetrics {
                 latency,
                 routes,
             }),
+        }
+    }
+}
+
+impl HttpMetrics {
+    /// For `App::wrap`: records when `Some`, and when `None` (no metrics
+    /// listener) lets requests through untouched, at no cost per request.
+    pub fn optional(metrics: Option<HttpMetrics>) -> Condition<HttpMetrics> {
+        match metrics {
+            Some(metrics) => Condition::new(true, metrics),
+            // Never called: a disabled `Condition` bypasses it.
+            None => Condition::new(false, Self::register(&mut Registry::default(), &[])),
         }
     }
 }

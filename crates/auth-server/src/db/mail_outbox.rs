@@ -168,3 +168,19 @@ pub async fn sweep_finished(
         .await?;
     client.execute(&stmt, &[&retention_secs, &batch]).await
 }
+
+/// Mails still to be sent (over all instances) and the age of the oldest in
+/// seconds (0 when there is none), for metrics. Served by the partial index of
+/// pending mails, which stays small while the worker keeps up.
+pub async fn pending(client: &impl GenericClient) -> Result<(i64, f64), tokio_postgres::Error> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT count(*),
+                    coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
+             FROM identity.mail_outbox
+             WHERE sent_at IS NULL AND failed_at IS NULL",
+        )
+        .await?;
+    let row = client.query_one(&stmt, &[]).await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}

@@ -77,6 +77,7 @@ async fn deliver(state: &AppState, transport: &Arc<super::Transport>, mail: Clai
         }
         // A mail that cannot be opened or built never will be: give up now.
         Err(e) => {
+            state.metrics.mail_failed(true);
             record(state, &mail, Record::GiveUp(&e)).await;
             return;
         }
@@ -84,12 +85,15 @@ async fn deliver(state: &AppState, transport: &Arc<super::Transport>, mail: Clai
     match outcome {
         Ok(()) => {
             tracing::info!(mail_id = %mail.id, kind = mail.kind, attempts = mail.attempts, "mail sent");
+            state.metrics.mail_sent();
             record(state, &mail, Record::Sent).await;
         }
         Err(e) => {
             let delay = mailer.retry.backoff(mail.attempts);
             let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-            if next > mail.give_up_at {
+            let give_up = next > mail.give_up_at;
+            state.metrics.mail_failed(give_up);
+            if give_up {
                 record(state, &mail, Record::GiveUp(&e)).await;
             } else {
                 tracing::warn!(mail_id = %mail.id, kind = mail.kind, attempts = mail.attempts,

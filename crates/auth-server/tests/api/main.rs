@@ -10,6 +10,7 @@ mod legacy_passwords;
 mod lifecycle;
 mod limits;
 mod logs;
+mod metrics;
 mod openapi;
 mod password;
 mod service_tokens;
