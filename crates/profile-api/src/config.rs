@@ -69,6 +69,10 @@ pub struct Settings {
     /// milliseconds, so a write still committing cannot land behind a page already
     /// served (docs/service-tokens.md).
     pub service_list_settle_ms: u64,
+    /// `host:port` of a separate listener serving Prometheus metrics at
+    /// `/metrics` (e.g. `127.0.0.1:9465`; port 0 picks one); empty: none. Never
+    /// the public port: keep it reachable by the scraper only.
+    pub metrics_addr: String,
 }
 
 impl Default for Settings {
@@ -97,6 +101,7 @@ impl Default for Settings {
             log_format: "json".into(),
             access_log: false,
             service_list_settle_ms: 1000,
+            metrics_addr: String::new(),
         }
     }
 }
@@ -169,6 +174,14 @@ impl Settings {
         }
         if !matches!(self.log_format.as_str(), "json" | "pretty") {
             return bad("PROFILE_LOG_FORMAT must be json or pretty".into());
+        }
+        if !self.metrics_addr.is_empty()
+            && self.metrics_addr.parse::<std::net::SocketAddr>().is_err()
+        {
+            return bad(
+                "PROFILE_METRICS_ADDR must be empty or an address and port, e.g. 127.0.0.1:9465"
+                    .into(),
+            );
         }
         for origin in self.trusted_origin_list() {
             let ok = url::Url::parse(&origin).is_ok_and(|u| {
@@ -269,6 +282,7 @@ impl std::fmt::Debug for Settings {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("log_format", &self.log_format)
             .field("access_log", &self.access_log)
+            .field("metrics_addr", &self.metrics_addr)
             .finish()
     }
 }
@@ -346,7 +360,10 @@ mod tests {
     #[test]
     fn bad_values_name_their_variable() {
         type Edit = fn(&mut Settings);
-        let cases: [(&str, Edit); 5] = [
+        let cases: [(&str, Edit); 6] = [
+            ("PROFILE_METRICS_ADDR", |s| {
+                s.metrics_addr = "localhost".into()
+            }),
             ("PROFILE_BODY_LIMIT", |s| s.body_limit = 10),
             ("PROFILE_DB_POOL_SIZE", |s| s.db_pool_size = 0),
             ("PROFILE_LOG_FORMAT", |s| s.log_format = "xml".into()),

@@ -13,6 +13,7 @@ pub mod conditional;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 pub mod profile;
 pub mod routes;

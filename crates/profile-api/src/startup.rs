@@ -25,6 +25,8 @@ const JWKS_WARMUP_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Application {
     port: u16,
     server: Server,
+    /// The `/metrics` listener, when `PROFILE_METRICS_ADDR` is set.
+    metrics: Option<service_metrics::MetricsServer>,
     state: web::Data<AppState>,
 }
 
@@ -51,6 +53,7 @@ impl Application {
         let listener = TcpListener::bind((state.settings.host.as_str(), state.settings.port))
             .with_context(|| format!("binding {}:{}", state.settings.host, state.settings.port))?;
         let port = listener.local_addr()?.port();
+        let (http_metrics, metrics) = metrics_listener(&state)?;
         let app_state = state.clone();
         let verifier = web::Data::new(state.verifier.clone());
         let cors = cors(state.settings.trusted_origin_list());
@@ -65,6 +68,8 @@ impl Application {
                 .wrap(json_errors(app_state.settings.body_limit))
                 .wrap(from_fn(service_kit::request_id_header))
                 .wrap(service_kit::request_logger())
+                // Outermost: every answer is counted, the ones the layers above give too.
+                .wrap(service_metrics::HttpMetrics::optional(http_metrics.clone()))
                 .app_data(app_state.clone())
                 .app_data(service_kit::RequestDeadline(deadline))
                 .app_data(verifier.clone())
@@ -80,6 +85,7 @@ impl Application {
         Ok(Self {
             port,
             server,
+            metrics,
             state,
         })
     }
@@ -87,6 +93,12 @@ impl Application {
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The bound port of the `/metrics` listener (`None` without
+    /// `PROFILE_METRICS_ADDR`).
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|m| m.port())
     }
 
     /// Shared state (tests use its pool, verifier and settings).
@@ -97,8 +109,40 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish for up to
     /// `shutdown_timeout` seconds (graceful shutdown).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let metrics = self.metrics.map(|m| {
+            let server = m.run();
+            let handle = server.handle();
+            tokio::spawn(server);
+            handle
+        });
+        let result = self.server.await;
+        if let Some(metrics) = metrics {
+            metrics.stop(true).await;
+        }
+        result
     }
+}
+
+/// With `PROFILE_METRICS_ADDR` set: this app's registry with every metric, its
+/// request middleware, and the `/metrics` listener bound (not yet serving).
+fn metrics_listener(
+    state: &web::Data<AppState>,
+) -> anyhow::Result<(
+    Option<service_metrics::HttpMetrics>,
+    Option<service_metrics::MetricsServer>,
+)> {
+    let addr = &state.settings.metrics_addr;
+    if addr.is_empty() {
+        return Ok((None, None));
+    }
+    let mut metrics = service_metrics::Metrics::new();
+    let http = metrics.http(routes::ROUTES);
+    crate::metrics::register(&mut metrics, &state.verifier, &state.pool);
+    let server = metrics
+        .bind(addr)
+        .with_context(|| format!("binding the metrics listener {addr}"))?;
+    tracing::info!(port = server.port(), "metrics at /metrics");
+    Ok((Some(http), Some(server)))
 }
 
 /// Browser access for the trusted origins only. Tokens travel in `Authorization`,

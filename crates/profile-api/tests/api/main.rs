@@ -10,6 +10,7 @@ mod health;
 mod least_privilege;
 mod log_secrets;
 mod logs;
+mod metrics;
 mod openapi;
 mod patch;
 mod service;
