@@ -4,6 +4,7 @@
 //! kind, count into [`AuthMetrics`], which lives in the state whether or not
 //! `AUTH_METRICS_ADDR` is set (a few atomics).
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -16,7 +17,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use service_metrics::collect::{counter, gauge, labelled_counter};
 use service_metrics::Metrics;
-use std::sync::atomic::AtomicU64;
 
 use crate::state::AppState;
 
