@@ -39,12 +39,15 @@ async fn readme_quickstart_from_start_to_profile_to_ctrl_c() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let db = TestDatabase::new().await;
     let (auth_port, profile_port) = (free_port(), free_port());
+    let (auth_metrics, profile_metrics) = (free_port(), free_port());
     let mut child = Command::new("bash")
         .arg("scripts/dev")
         .current_dir(&root)
         .env("DATABASE_URL", db.url())
         .env("AUTH_PORT", auth_port.to_string())
         .env("PROFILE_PORT", profile_port.to_string())
+        .env("AUTH_METRICS_PORT", auth_metrics.to_string())
+        .env("PROFILE_METRICS_PORT", profile_metrics.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .process_group(0)
@@ -130,6 +133,20 @@ async fn readme_quickstart_from_start_to_profile_to_ctrl_c() {
     .expect("json");
     assert_eq!(got["display_name"], "Ada");
     assert_eq!(got["software_background"], "advanced");
+    // Both services count what just happened on their metrics ports.
+    let metrics = curl(&[&format!("http://127.0.0.1:{auth_metrics}/metrics")]).await;
+    assert!(
+        metrics.contains(
+            r#"http_requests_total{method="POST",route="/api/auth/sign-up/email",status="200"} 1"#
+        ),
+        "{metrics}"
+    );
+    let metrics = curl(&[&format!("http://127.0.0.1:{profile_metrics}/metrics")]).await;
+    assert!(
+        metrics
+            .contains(r#"http_requests_total{method="PUT",route="/api/profile",status="201"} 1"#),
+        "{metrics}"
+    );
 
     // 4. Ctrl-C (SIGINT to the foreground process group) stops everything.
     let status = std::process::Command::new("kill")
@@ -144,7 +161,7 @@ async fn readme_quickstart_from_start_to_profile_to_ctrl_c() {
         .expect("scripts/dev stops within 30 s")
         .expect("wait");
     assert!(exit.success(), "scripts/dev exit: {exit:?}");
-    for port in [auth_port, profile_port] {
+    for port in [auth_port, profile_port, auth_metrics, profile_metrics] {
         assert!(
             TcpStream::connect(("127.0.0.1", port)).is_err(),
             "port {port} still open after Ctrl-C"
