@@ -548,16 +548,28 @@ async fn without_an_email_only_a_returning_user_gets_in() {
     let browser = Browser::new();
     let res = browser.sign_in(&app, "mock", json!({})).await;
     assert_eq!(location(&res), format!("{OOPS}?error=email_not_found"));
-    assert!(provider.counts().userinfo >= 1, "userinfo was asked for the address");
+    assert!(
+        provider.counts().userinfo >= 1,
+        "userinfo was asked for the address"
+    );
     // Known by its subject, the same account gets in even when the address is withheld.
     provider.login_as(User::new("sub-noemail", "known@example.com"));
-    assert_eq!(location(&Browser::new().sign_in(&app, "mock", json!({})).await), WELCOME);
+    assert_eq!(
+        location(&Browser::new().sign_in(&app, "mock", json!({})).await),
+        WELCOME
+    );
     provider.login_as(User {
         email: None,
         email_verified: None,
         ..User::new("sub-noemail", "unused@example.com")
     });
     let again = Browser::new();
-    assert_eq!(location(&again.sign_in(&app, "mock", json!({})).await), DONE);
-    assert_eq!(again.session(&app).await["user"]["email"], "known@example.com");
+    assert_eq!(
+        location(&again.sign_in(&app, "mock", json!({})).await),
+        DONE
+    );
+    assert_eq!(
+        again.session(&app).await["user"]["email"],
+        "known@example.com"
+    );
 }
