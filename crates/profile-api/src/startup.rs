@@ -147,7 +147,8 @@ fn metrics_listener(
 
 /// Browser access for the trusted origins only. Tokens travel in `Authorization`,
 /// never in cookies, so no credentials mode is needed; ETag is exposed so a page
-/// can send it back in `If-Match`.
+/// can send it back in `If-Match`, and the retry headers so it can say when to try
+/// again after a 503 (the names the auth-server exposes too).
 fn cors(origins: Vec<String>) -> CorsPolicy {
     CorsPolicy {
         origins: Origins::Exact(origins),
@@ -164,7 +165,12 @@ fn cors(origins: Vec<String>) -> CorsPolicy {
             header::IF_MATCH,
             header::IF_NONE_MATCH,
         ],
-        expose: vec![header::ETAG, header::LOCATION, header::RETRY_AFTER],
+        expose: vec![
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("x-retry-after"),
+        ],
         credentials: false,
         block_untrusted: true,
         max_age: 600,

@@ -35,12 +35,23 @@ pub fn env_filter() -> EnvFilter {
 /// (method, route, status, request id, user id, latency). `RUST_LOG` overrides the
 /// default filter.
 pub fn init(format: &str, access_log: bool) {
-    init_with(format, access_log, env_filter(), std::io::stdout);
+    use std::io::IsTerminal;
+    // Colours only for a person at a terminal: redirected to a file or a pipe
+    // (scripts/dev's logs, a log collector) escape codes are noise.
+    let ansi = std::io::stdout().is_terminal();
+    install(format, access_log, env_filter(), std::io::stdout, ansi);
 }
 
 /// [`init`] with an explicit filter and sink (tests capture logs this way, with a
 /// [`CapturedLogs`]).
 pub fn init_with<W>(format: &str, access_log: bool, filter: EnvFilter, writer: W)
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    install(format, access_log, filter, writer, false);
+}
+
+fn install<W>(format: &str, access_log: bool, filter: EnvFilter, writer: W, ansi: bool)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
@@ -58,6 +69,7 @@ where
         .with_env_filter(filter)
         .with_target(false)
         .with_span_events(spans)
+        .with_ansi(ansi)
         .with_writer(writer);
     let result = if format == "pretty" {
         builder.try_init()

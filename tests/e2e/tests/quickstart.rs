@@ -1,6 +1,7 @@
 //! The README's quickstart, driven the way a new user would: start the stack with
-//! `./scripts/dev`, sign up with curl, get a JWT, write and read a profile, press
-//! Ctrl-C, and find nothing left running.
+//! `./scripts/dev`, sign up with curl, get a JWT, write and read a profile, run the
+//! tour it prints (the README's, without jq) twice, press Ctrl-C, and find nothing
+//! left running.
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -48,6 +49,9 @@ async fn readme_quickstart_from_start_to_profile_to_ctrl_c() {
         .env("PROFILE_PORT", profile_port.to_string())
         .env("AUTH_METRICS_PORT", auth_metrics.to_string())
         .env("PROFILE_METRICS_PORT", profile_metrics.to_string())
+        // The site's dev server is left out here: it needs port 3000 and its npm
+        // packages; the browser test (browser.rs) covers the site.
+        .env("DEV_SITE", "0")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .process_group(0)
@@ -148,7 +152,46 @@ async fn readme_quickstart_from_start_to_profile_to_ctrl_c() {
         "{metrics}"
     );
 
-    // 4. Ctrl-C (SIGINT to the foreground process group) stops everything.
+    // 4. The tour the banner prints is the README's, for these ports…
+    let tour: Vec<&str> = banner
+        .lines()
+        .skip_while(|l| !l.starts_with("AUTH="))
+        .take_while(|l| !l.contains("Ctrl-C stops"))
+        .collect();
+    let tour = tour.join("\n").trim().to_owned();
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let readme_tour = readme
+        .split("## A 30-second tour")
+        .nth(1)
+        .and_then(|s| s.split("```sh\n").nth(1))
+        .and_then(|s| s.split("```").next())
+        .expect("the README's tour block")
+        .trim()
+        .replace(":8080", &format!(":{auth_port}"))
+        .replace(":8081", &format!(":{profile_port}"));
+    assert_eq!(tour, readme_tour, "scripts/dev prints the README's tour");
+    // …runs with curl alone, and again on the same database: Ada exists by now, so
+    // sign-up's 422 is shown and the tour signs in instead.
+    for run in 1..=2 {
+        let out = Command::new("bash")
+            .args(["-c", &format!("set -eo pipefail\n{tour}")])
+            .output()
+            .await
+            .expect("bash runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "tour run {run}: {stdout}\n{stderr}");
+        assert!(
+            stderr.contains("USER_ALREADY_EXISTS"),
+            "tour run {run} shows the sign-up error: {stderr}"
+        );
+        assert!(
+            stdout.contains("HTTP/1.1 200") && stdout.contains(r#""display_name":"Ada""#),
+            "tour run {run}: {stdout}\n{stderr}"
+        );
+    }
+
+    // 5. Ctrl-C (SIGINT to the foreground process group) stops everything.
     let status = std::process::Command::new("kill")
         // `--` is essential: procps-ng 4.0.2's kill parses `-INT -15406` as
         // kill(-1, SIGINT), i.e. every process on the machine (Postgres included).

@@ -40,6 +40,12 @@ async fn cors_preflight_for_trusted_origins_only() {
         expose.contains("set-auth-token") && expose.contains("set-auth-jwt"),
         "{expose}"
     );
+    // A log-in page must be able to say how long to wait after a 429.
+    let names: Vec<&str> = expose.split(',').map(str::trim).collect();
+    assert!(
+        names.contains(&"retry-after") && names.contains(&"x-retry-after"),
+        "{expose}"
+    );
 
     // An untrusted origin gets no CORS grant; a GET still answers.
     let res = app

@@ -319,6 +319,12 @@ async fn cors_admits_trusted_origins_and_exposes_etag() {
         .expect("ascii")
         .to_ascii_lowercase();
     assert!(exposed.contains("etag"), "{exposed}");
+    // The retry headers of a 503, under the names the auth-server exposes too.
+    let names: Vec<&str> = exposed.split(',').map(str::trim).collect();
+    assert!(
+        names.contains(&"retry-after") && names.contains(&"x-retry-after"),
+        "{exposed}"
+    );
 
     // Error bodies are readable cross-origin too (a page must see its 412s and 422s).
     let res = send(

@@ -20,6 +20,12 @@ export const SessionContext = createContext<SessionState>(PENDING);
 
 export const useAuth = () => useContext(SessionContext);
 
+/** Set while a page leaves on purpose (account deleted): no "log in" detour. */
+let leaving = false;
+export function setLeaving(value: boolean) {
+  leaving = value;
+}
+
 /**
  * For protected pages: the signed-in session, or null while it is being read. A
  * visitor without a session is sent to the log-in page, which sends them back
@@ -30,7 +36,7 @@ export function useRequireAuth(): NonNullable<SessionData> | null {
   const history = useHistory();
   const location = useLocation();
   useEffect(() => {
-    if (!isPending && !data) {
+    if (!isPending && !data && !leaving) {
       const next = location.pathname + location.search;
       history.replace(`/login?next=${encodeURIComponent(next)}`);
     }

@@ -1,7 +1,7 @@
 import React, { useCallback, useEffect, useState, type FormEvent } from "react";
 import { useHistory, useLocation } from "@docusaurus/router";
 import { authClient, authConfig, authMode, forgetSession, siteUrl } from "@site/src/lib/auth-client";
-import { Loading, useRequireAuth } from "@site/src/lib/session";
+import { Loading, setLeaving, useRequireAuth } from "@site/src/lib/session";
 import { Field, Notice, Page, describeError, providerName } from "@site/src/components/forms";
 
 type Row = { id: string; token: string; userAgent?: string | null; ipAddress?: string | null; createdAt: Date | string };
@@ -20,8 +20,9 @@ function Sessions({ currentId }: { currentId: string }) {
   async function revoke(row: Row) {
     // `token` from list-sessions is a revocation handle, not a credential.
     const { error } = await authClient().revokeSession({ token: row.token });
-    setMsg(error ? { error: describeError(error) } : { ok: "Session signed out." });
+    // The list first, then the message: when it is announced, the list is current.
     await load();
+    setMsg(error ? { error: describeError(error) } : { ok: "Session signed out." });
   }
 
   return (
@@ -82,8 +83,8 @@ function LinkedAccounts() {
   async function unlink(row: AccountRow) {
     // The row id from list-accounts; the server never removes the last way in.
     const { error } = await authClient().unlinkAccount({ accountId: row.id } as never);
-    setMsg(error ? { error: describeError(error) } : { ok: `${providerName(row.providerId)} unlinked.` });
     await load();
+    setMsg(error ? { error: describeError(error) } : { ok: `${providerName(row.providerId)} unlinked.` });
   }
 
   const linked = new Set(rows?.map((r) => r.providerId));
@@ -155,10 +156,16 @@ function DeleteAccount() {
     e.preventDefault();
     const password = String(new FormData(e.currentTarget).get("password") ?? "");
     // A password is needed only once the session is older than a day.
+    // The session ends with the account: this page must not bounce to log in.
+    setLeaving(true);
     const { error } = await authClient().deleteUser(password ? { password } : {});
-    if (error) return setError(describeError(error));
+    if (error) {
+      setLeaving(false);
+      return setError(describeError(error));
+    }
     forgetSession();
     history.replace("/?deleted=1");
+    setLeaving(false);
   }
   return (
     <section aria-labelledby="delete-heading">
