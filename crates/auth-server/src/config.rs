@@ -83,6 +83,9 @@ pub struct Settings {
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT; must exceed
     /// `request_timeout`, so every accepted request is answered.
     pub shutdown_timeout: u64,
+    /// Seconds start-up waits for a database that is not reachable yet (starting,
+    /// or a Neon compute waking up), retrying with backoff, before it gives up.
+    pub db_startup_timeout: u64,
     /// Seconds unacknowledged data may wait on a database socket before the
     /// connection counts as broken (`TCP_USER_TIMEOUT`).
     pub db_tcp_user_timeout: u64,
@@ -191,6 +194,9 @@ pub struct Settings {
     pub sweep_interval: u64,
     /// Rows deleted per sweep transaction.
     pub sweep_batch: u64,
+    /// The share of time (0 < share ≤ 1) the sweeper may spend working through a
+    /// backlog: after each full batch it rests for the rest.
+    pub sweep_max_share: f64,
     /// Seconds a sent or given-up mail's record is kept.
     pub mail_retention: u64,
     /// Seconds an audit event is kept.
@@ -290,6 +296,7 @@ impl Default for Settings {
             workers: 0,
             request_timeout: 10,
             shutdown_timeout: 30,
+            db_startup_timeout: 60,
             db_tcp_user_timeout: 10,
             log_format: "json".into(),
             key_encryption_secret: None,
@@ -337,6 +344,7 @@ impl Default for Settings {
             service_token_audiences: String::new(),
             sweep_interval: 300,
             sweep_batch: 1000,
+            sweep_max_share: 0.1,
             mail_retention: 7 * 24 * 3600,
             audit_retention: 365 * 24 * 3600,
             google_client_id: None,
@@ -484,8 +492,8 @@ impl Settings {
         }
         self.validate_mail()?;
         self.validate_social()?;
-        if self.sweep_batch == 0 {
-            return bad("AUTH_SWEEP_BATCH must be at least 1");
+        if self.sweep_batch == 0 || !(self.sweep_max_share > 0.0 && self.sweep_max_share <= 1.0) {
+            return bad("AUTH_SWEEP_BATCH must be at least 1 and AUTH_SWEEP_MAX_SHARE in (0, 1]");
         }
         if !self.metrics_addr.is_empty()
             && self.metrics_addr.parse::<std::net::SocketAddr>().is_err()

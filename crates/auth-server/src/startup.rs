@@ -43,11 +43,17 @@ impl Application {
         if settings.dev_mode {
             tracing::warn!("AUTH_DEV_MODE=true: example and missing secrets and fast key timings are accepted; never expose this instance");
         }
+        // A database still starting (or a Neon compute waking) is waited for.
+        let patience = Duration::from_secs(settings.db_startup_timeout);
         if settings.migrate_on_start {
-            let mut client = database::connect(settings.migration_url())
-                .await
-                .context("connecting for migrations")?;
-            database::migrate(&mut client).await?;
+            database::retry_while_unavailable("migrations", patience, || async {
+                let mut client = database::connect(settings.migration_url())
+                    .await
+                    .context("connecting for migrations")?;
+                database::migrate(&mut client).await?;
+                anyhow::Ok(())
+            })
+            .await?;
         }
         let pool = database::build_pool(
             &settings.database_url,
@@ -112,10 +118,18 @@ impl Application {
             settings,
         });
 
-        for event in keys::ensure_signing_key(&state.pool, state.keys.sealer()).await? {
+        let bootstrap =
+            database::retry_while_unavailable("signing key bootstrap", patience, || {
+                keys::ensure_signing_key(&state.pool, state.keys.sealer())
+            })
+            .await?;
+        for event in bootstrap {
             tracing::info!(?event, "signing key bootstrap");
         }
-        state.keys.reload(&state.pool).await?;
+        database::retry_while_unavailable("loading signing keys", patience, || {
+            state.keys.reload(&state.pool)
+        })
+        .await?;
         let key_task = tokio::spawn(key_maintenance(state.clone()));
         let mail_task = tokio::spawn(crate::mail::worker::run(state.clone()));
         let sweep_task = tokio::spawn(crate::sweeper::run(state.clone()));

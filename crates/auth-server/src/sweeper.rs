@@ -95,6 +95,7 @@ async fn sweep_tables(state: &AppState) -> Result<Option<Swept>, ApiError> {
     let mut swept = Swept::default();
     for table in Table::ALL {
         loop {
+            let started = std::time::Instant::now();
             let Some(n) = batch(state, table).await? else {
                 return Ok(None);
             };
@@ -110,9 +111,25 @@ async fn sweep_tables(state: &AppState) -> Result<Option<Swept>, ApiError> {
             if n < state.settings.sweep_batch {
                 break;
             }
+            tokio::time::sleep(pause_after(
+                started.elapsed(),
+                state.settings.sweep_max_share,
+            ))
+            .await;
         }
     }
     Ok(Some(swept))
+}
+
+/// The rest after a full batch that took `took`, so the sweeper works at most
+/// `share` of the time: a backlog (millions of expired sessions after an outage or
+/// an import) is cleared at a pace that leaves the database to the requests.
+fn pause_after(took: Duration, share: f64) -> Duration {
+    if share >= 1.0 {
+        return Duration::ZERO;
+    }
+    took.mul_f64((1.0 - share) / share)
+        .min(Duration::from_secs(10))
 }
 
 /// One batch in its own transaction, under the advisory lock.
@@ -166,5 +183,22 @@ pub async fn run(state: Data<AppState>) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "sweep failed; trying again next interval"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pause_keeps_the_sweeper_to_its_share() {
+        let took = Duration::from_millis(20);
+        assert_eq!(pause_after(took, 0.1), Duration::from_millis(180));
+        assert_eq!(pause_after(took, 0.5), Duration::from_millis(20));
+        assert_eq!(pause_after(took, 1.0), Duration::ZERO);
+        assert_eq!(
+            pause_after(Duration::from_secs(5), 0.1),
+            Duration::from_secs(10)
+        );
     }
 }

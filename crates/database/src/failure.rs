@@ -126,3 +126,40 @@ mod tests {
         assert_eq!(classify_chain(&io), Failure::Bug);
     }
 }
+
+/// Retries `attempt` while it fails with [`Failure::Unavailable`] (a database still
+/// starting, a Neon compute waking up), backing off from 100 ms to 2 s, for at most
+/// `patience`; any other failure, or the one past `patience`, is returned. Start-up
+/// uses it so a service started before its database waits instead of exiting.
+pub async fn retry_while_unavailable<T, E, F, Fut>(
+    what: &str,
+    patience: std::time::Duration,
+    mut attempt: F,
+) -> Result<T, E>
+where
+    E: AsRef<dyn std::error::Error + Send + Sync + 'static> + std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let start = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_millis(100);
+    loop {
+        match attempt().await {
+            Ok(v) => return Ok(v),
+            Err(e)
+                if matches!(classify_chain(e.as_ref()), Failure::Unavailable)
+                    && start.elapsed() + delay < patience =>
+            {
+                tracing::warn!(
+                    what,
+                    error = %e,
+                    retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    "database not reachable yet; retrying"
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(2));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

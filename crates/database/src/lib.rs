@@ -17,7 +17,9 @@ pub use deadpool_postgres;
 pub use tokio_postgres;
 
 pub mod failure;
-pub use failure::{classify, classify_chain, classify_pool, warn_unavailable, Failure};
+pub use failure::{
+    classify, classify_chain, classify_pool, retry_while_unavailable, warn_unavailable, Failure,
+};
 
 mod embedded {
     refinery::embed_migrations!("../../migrations");

@@ -551,3 +551,91 @@ async fn sigterm_with_a_queue_of_sign_ups_answers_every_request() {
         "sigterm with 120 queued sign-ups: {by_status:?}, {after_term} answered after SIGTERM, exited {exit:?} after the last answer"
     );
 }
+
+/// A database that wakes 5 s after the services start (a Neon compute resuming, a
+/// database restarting with its apps): the auth-server waits for it (retrying with
+/// backoff) instead of exiting, and binds its port only once it can serve; the
+/// profile-api listens at once and reports not-ready until the database answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_started_before_their_database_wait_for_it() {
+    let mut pg = PgCluster::start().await;
+    let db = pg.migrated_database("faults").await;
+    let http = reqwest::Client::new();
+    // The signing key is created by the first start: none exists yet.
+    pg.stop_immediate().await;
+
+    // The auth-server's port is chosen up front, so the profile-api knows its JWKS.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+        .to_string();
+    let env = auth_env(
+        &db,
+        &[("AUTH_MIGRATE_ON_START", "true"), ("AUTH_PORT", &port)],
+    );
+    let started = Instant::now();
+    let auth = tokio::spawn(async move { Service::start(AUTH_BIN, &env).await });
+    let auth_url = format!("http://127.0.0.1:{port}");
+    let profile = Service::start(PROFILE_BIN, &profile_env(&db, &auth_url, &[])).await;
+    let ready = http
+        .get(format!("{}/readyz", profile.url))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(
+        ready.status(),
+        503,
+        "the profile-api is not ready without its database"
+    );
+
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(
+        !auth.is_finished(),
+        "the auth-server gave up or listened without a database"
+    );
+    let woke = pg.start_again().await;
+    let auth = auth
+        .await
+        .expect("the auth-server starts once the database is back");
+    eprintln!(
+        "database woke after {:?}; auth-server listening {:?} later",
+        woke - started,
+        woke.elapsed()
+    );
+    assert!(
+        woke.elapsed() < Duration::from_secs(5),
+        "backoff is capped at 2 s"
+    );
+    let res = sign_up(&http, &auth.url, "late@example.com").await;
+    assert_eq!(res.status(), 200);
+    let token = http
+        .get(format!("{}/api/auth/token", auth.url))
+        .header(
+            "authorization",
+            format!(
+                "Bearer {}",
+                res.headers()["set-auth-token"].to_str().expect("ascii")
+            ),
+        )
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(
+        token.status(),
+        200,
+        "a signing key was created after the wait"
+    );
+    for _ in 0..100 {
+        let ready = http
+            .get(format!("{}/readyz", profile.url))
+            .send()
+            .await
+            .expect("readyz");
+        if ready.status() == 200 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the profile-api never became ready after the database came back");
+}
