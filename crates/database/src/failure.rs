@@ -107,26 +107,6 @@ pub fn warn_unavailable(error: &dyn std::fmt::Display) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_closed_pool_is_a_bug_and_a_timeout_is_not() {
-        assert_eq!(classify_pool(&PoolError::Closed), Failure::Bug);
-        assert_eq!(
-            classify_pool(&PoolError::Timeout(deadpool_postgres::TimeoutType::Wait)),
-            Failure::Unavailable
-        );
-    }
-
-    #[test]
-    fn a_chain_without_a_database_error_is_a_bug() {
-        let io = std::io::Error::other("disk");
-        assert_eq!(classify_chain(&io), Failure::Bug);
-    }
-}
-
 /// Retries `attempt` while it fails with [`Failure::Unavailable`] (a database still
 /// starting, a Neon compute waking up), backing off from 100 ms to 2 s, for at most
 /// `patience`; any other failure, or the one past `patience`, is returned. Start-up
@@ -161,5 +141,25 @@ where
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closed_pool_is_a_bug_and_a_timeout_is_not() {
+        assert_eq!(classify_pool(&PoolError::Closed), Failure::Bug);
+        assert_eq!(
+            classify_pool(&PoolError::Timeout(deadpool_postgres::TimeoutType::Wait)),
+            Failure::Unavailable
+        );
+    }
+
+    #[test]
+    fn a_chain_without_a_database_error_is_a_bug() {
+        let io = std::io::Error::other("disk");
+        assert_eq!(classify_chain(&io), Failure::Bug);
     }
 }
