@@ -87,19 +87,7 @@ pub async fn system_event(
     event: Event,
     detail: Value,
 ) -> Result<(), tokio_postgres::Error> {
-    audit_log::insert(
-        db,
-        &NewEntry {
-            event: event.as_str(),
-            user_id: None,
-            client_id: None,
-            ip: "",
-            user_agent: "",
-            request_id: "",
-            detail: &detail,
-        },
-    )
-    .await
+    without_request(db, event, None, "", detail).await
 }
 
 /// Records an operator's action on a user (the `auth-server users` command): no
@@ -110,14 +98,24 @@ pub async fn operator_event(
     user_id: Uuid,
     detail: Value,
 ) -> Result<(), tokio_postgres::Error> {
+    without_request(db, event, Some(user_id), "auth-server users (CLI)", detail).await
+}
+
+async fn without_request(
+    db: &impl GenericClient,
+    event: Event,
+    user_id: Option<Uuid>,
+    user_agent: &str,
+    detail: Value,
+) -> Result<(), tokio_postgres::Error> {
     audit_log::insert(
         db,
         &NewEntry {
             event: event.as_str(),
-            user_id: Some(user_id),
+            user_id,
             client_id: None,
             ip: "",
-            user_agent: "auth-server users (CLI)",
+            user_agent,
             request_id: "",
             detail: &detail,
         },

@@ -114,19 +114,6 @@ async fn a_refused_github_code_is_invalid_code() {
         )
         .await;
     let back = browser.authorize(&app, &url).await;
-    let mut parsed = url::Url::parse(&back).expect("url");
-    let pairs: Vec<(String, String)> = parsed
-        .query_pairs()
-        .into_owned()
-        .map(|(k, v)| {
-            if k == "code" {
-                (k, "forged".into())
-            } else {
-                (k, v)
-            }
-        })
-        .collect();
-    parsed.query_pairs_mut().clear().extend_pairs(pairs);
-    let res = browser.get(parsed.as_str()).await;
+    let res = browser.get(&with_param(&back, "code", "forged")).await;
     assert_eq!(location(&res), format!("{OOPS}?error=invalid_code"));
 }

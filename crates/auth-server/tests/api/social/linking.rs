@@ -135,28 +135,24 @@ async fn link_social_adds_a_provider_to_the_signed_in_user() {
 
     // Another address at the provider: refused.
     provider.login_as(User::new("sub-other", "someone-else@example.com"));
-    let url = browser
-        .start(
-            &app,
-            "/link-social",
-            json!({"provider": "mock", "callbackURL": DONE, "errorCallbackURL": OOPS}),
-        )
-        .await;
-    let back = browser.authorize(&app, &url).await;
-    let res = browser.get(&back).await;
+    let res = round_trip(
+        &browser,
+        &app,
+        "/link-social",
+        json!({"provider": "mock", "callbackURL": DONE, "errorCallbackURL": OOPS}),
+    )
+    .await;
     assert_eq!(location(&res), format!("{OOPS}?error=email_does_not_match"));
 
     // The same address (even though ours is not verified: the user is signed in).
     provider.login_as(User::new("sub-lin", "lin@example.com"));
-    let url = browser
-        .start(
-            &app,
-            "/link-social",
-            json!({"provider": "mock", "callbackURL": DONE, "errorCallbackURL": OOPS}),
-        )
-        .await;
-    let back = browser.authorize(&app, &url).await;
-    let res = browser.get(&back).await;
+    let res = round_trip(
+        &browser,
+        &app,
+        "/link-social",
+        json!({"provider": "mock", "callbackURL": DONE, "errorCallbackURL": OOPS}),
+    )
+    .await;
     assert_eq!(location(&res), DONE);
     assert!(
         !set_cookies(res.headers())
@@ -182,15 +178,13 @@ async fn link_social_adds_a_provider_to_the_signed_in_user() {
         )
         .await;
     provider.login_as(User::new("sub-lin", "lin2@example.com"));
-    let url = second
-        .start(
-            &app,
-            "/link-social",
-            json!({"provider": "mock", "errorCallbackURL": OOPS}),
-        )
-        .await;
-    let back = second.authorize(&app, &url).await;
-    let res = second.get(&back).await;
+    let res = round_trip(
+        &second,
+        &app,
+        "/link-social",
+        json!({"provider": "mock", "errorCallbackURL": OOPS}),
+    )
+    .await;
     assert_eq!(
         location(&res),
         format!("{OOPS}?error=account_already_linked_to_different_user")

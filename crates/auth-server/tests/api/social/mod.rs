@@ -130,6 +130,32 @@ impl Browser {
     }
 }
 
+/// `url` with the query parameter `name` set to `value` (a tampered callback).
+pub fn with_param(url: &str, name: &str, value: &str) -> String {
+    let mut parsed = url::Url::parse(url).expect("url");
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .into_owned()
+        .map(|(k, v)| {
+            if k == name {
+                (k, value.to_owned())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    parsed.into()
+}
+
+/// Starts `path` (sign-in or link) with `body` and follows the provider back to
+/// our callback; the callback's response.
+pub async fn round_trip(browser: &Browser, app: &TestApp, path: &str, body: Value) -> Response {
+    let url = browser.start(app, path, body).await;
+    let back = browser.authorize(app, &url).await;
+    browser.get(&back).await
+}
+
 /// The `Location` of a 302.
 pub fn location(res: &Response) -> String {
     assert_eq!(res.status(), StatusCode::FOUND);

@@ -279,20 +279,9 @@ async fn no_code_and_a_foreign_issuer_are_refused() {
         )
         .await;
     let back = browser.authorize(&app, &url).await;
-    let mut parsed = url::Url::parse(&back).expect("url");
-    let pairs: Vec<(String, String)> = parsed
-        .query_pairs()
-        .into_owned()
-        .map(|(k, v)| {
-            if k == "iss" {
-                (k, "http://evil.example".into())
-            } else {
-                (k, v)
-            }
-        })
-        .collect();
-    parsed.query_pairs_mut().clear().extend_pairs(pairs);
-    let res = browser.get(parsed.as_str()).await;
+    let res = browser
+        .get(&with_param(&back, "iss", "http://evil.example"))
+        .await;
     assert_eq!(location(&res), format!("{OOPS}?error=issuer_mismatch"));
 
     let url = browser
