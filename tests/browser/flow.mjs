@@ -209,7 +209,11 @@ async function runMode(mode) {
   }
 
   const signedInAs = (p, who) => p.getByRole("link", { name: `Signed in as ${who}` });
+  // A page is usable once React has hydrated it (src/theme/Root.tsx marks <html>):
+  // before that, typed values are reset and a click submits the form natively.
+  const ready = (p) => p.locator('html[data-hydrated="1"]').waitFor({ state: "attached" });
   const logIn = async (p, who, pass) => {
+    await ready(p);
     await p.getByLabel("E-mail", { exact: true }).fill(who);
     await p.getByLabel("Password", { exact: true }).fill(pass);
     await p.getByRole("button", { name: "Log in", exact: true }).click();
@@ -222,6 +226,7 @@ async function runMode(mode) {
 
   await step("register", async () => {
     await page.goto(`${site}/register`);
+    await ready(page);
     await page.getByLabel("Name", { exact: true }).fill("Ada");
     await page.getByLabel("E-mail", { exact: true }).fill(email);
     await page.getByLabel("Password", { exact: true }).fill(password);
@@ -232,9 +237,11 @@ async function runMode(mode) {
 
   await step("verify by the mail link", async () => {
     await page.goto(await nthLink(email, 1));
+    await ready(page);
     await page.waitForURL(`${site}/verify-email`);
     await page.getByText("Your e-mail address is verified.").waitFor();
     await page.goto(`${site}/account`);
+    await ready(page);
     await page.getByText("(verified)").waitFor();
   });
 
@@ -244,6 +251,7 @@ async function runMode(mode) {
 
   await step("protected page redirects to log in and back", async () => {
     await page.goto(`${site}/profile`);
+    await ready(page);
     await page.waitForURL(/\/login\?next=%2Fprofile/);
     watch.expect("POST", "/api/auth/sign-in/email", 401);
     await logIn(page, email, "not-the-password");
@@ -290,6 +298,7 @@ async function runMode(mode) {
   await step("edit in a second tab and see the conflict", async () => {
     const tab2 = await newPage(context, "tab 2");
     await tab2.goto(`${site}/profile`);
+    await ready(tab2);
     await tab2.getByLabel("Display name", { exact: true }).fill("Ada from tab 2");
     await tab2.getByRole("button", { name: "Save profile" }).click();
     await tab2.getByText("Profile saved.").waitFor();
@@ -305,6 +314,7 @@ async function runMode(mode) {
 
   await step("forgot password", async () => {
     await page.goto(`${site}/forgot-password`);
+    await ready(page);
     await page.getByLabel("E-mail", { exact: true }).fill(email);
     await page.getByRole("button", { name: "Send me a reset link" }).click();
     await page.getByText("a reset link is on its way").waitFor();
@@ -312,6 +322,7 @@ async function runMode(mode) {
 
   await step("reset by the mail link", async () => {
     await page.goto(await nthLink(email, 2));
+    await ready(page);
     await page.waitForURL(/\/reset-password\?token=/);
     await page.getByLabel("New password", { exact: true }).fill(newPassword);
     await page.getByRole("button", { name: "Set password" }).click();
@@ -320,6 +331,7 @@ async function runMode(mode) {
 
   await step("old password refused", async () => {
     await page.goto(`${site}/login`);
+    await ready(page);
     watch.expect("POST", "/api/auth/sign-in/email", 401);
     await logIn(page, email, password);
     await page.getByRole("alert").filter({ hasText: /invalid email or password/i }).waitFor();
@@ -346,6 +358,7 @@ async function runMode(mode) {
 
     await step("link and unlink the provider", async () => {
       await page.goto(`${site}/account`);
+      await ready(page);
       providerUser = { sub: `ada-${tag}`, email, email_verified: true, name: "Ada" };
       await page.getByRole("button", { name: "Link Mock" }).click();
       await page.waitForURL(`${site}/account`);
@@ -357,6 +370,7 @@ async function runMode(mode) {
   } else {
     await step("no provider buttons where the flow cannot end", async () => {
       await page.goto(`${site}/account`);
+      await ready(page);
       await page.getByText("E-mail and password").waitFor();
       assert.equal(await page.getByRole("button", { name: "Link Mock" }).count(), 0);
       await signOut(page);
@@ -371,9 +385,11 @@ async function runMode(mode) {
     const other = await newContext();
     const device = await newPage(other, "other device");
     await device.goto(`${site}/login?next=%2Faccount`);
+    await ready(device);
     await logIn(device, email, newPassword);
     await device.waitForURL(`${site}/account`);
     await page.goto(`${site}/account`);
+    await ready(page);
     await page.getByRole("button", { name: "Sign out this session" }).click();
     await page.getByText("Session signed out.").waitFor();
     assert.equal(await page.getByRole("button", { name: "Sign out this session" }).count(), 0);
@@ -391,6 +407,7 @@ async function runMode(mode) {
     await page.waitForURL(`${site}/?deleted=1`);
     await page.getByText("Your account was deleted.").waitFor();
     await page.goto(`${site}/login`);
+    await ready(page);
     watch.expect("POST", "/api/auth/sign-in/email", 401);
     await logIn(page, email, newPassword);
     await page.getByRole("alert").filter({ hasText: /invalid email or password/i }).waitFor();

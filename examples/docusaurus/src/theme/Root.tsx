@@ -17,6 +17,11 @@ function SessionSync({ onChange }: { onChange: (s: SessionState) => void }) {
 
 export default function Root({ children }: { children: ReactNode }) {
   const [session, setSession] = useState<SessionState>(PENDING);
+  // Marks the page interactive: until React has hydrated, typing into a form is
+  // lost and a click submits natively (tests/browser waits for this).
+  useEffect(() => {
+    document.documentElement.dataset.hydrated = "1";
+  }, []);
   return (
     <SessionContext.Provider value={session}>
       <BrowserOnly>{() => <SessionSync onChange={setSession} />}</BrowserOnly>
