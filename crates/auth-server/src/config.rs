@@ -810,15 +810,9 @@ fn oidc_provider_from_env(
 /// provider), as the JWT verifier allows for JWKS.
 pub fn check_provider_url(raw: &str) -> Result<url::Url, String> {
     let url = url::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL ({e})"))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
     match url.scheme() {
         "https" => Ok(url),
-        "http" if loopback => Ok(url),
+        "http" if jwt_verifier::is_loopback(&url) => Ok(url),
         _ => Err(format!("{raw:?} must be https (http only on loopback)")),
     }
 }

@@ -179,22 +179,12 @@ pub async fn callback(
     state.check_social_limit(client.ip).await?;
     let default_error = error_page(state);
     let Some(oauth_state) = params.state.as_deref().filter(|s| !s.is_empty()) else {
-        return Ok(refused(
-            state,
-            &default_error,
-            Refusal::StateNotFound,
-            false,
-        ));
+        return Ok(refused(&default_error, Refusal::StateNotFound, false));
     };
     let hash = credentials::token_hash(oauth_state);
     let db = state.pool.get().await?;
     let Some(found) = oauth_states::find(&db, &hash).await? else {
-        return Ok(refused(
-            state,
-            &default_error,
-            Refusal::StateMismatch,
-            false,
-        ));
+        return Ok(refused(&default_error, Refusal::StateMismatch, false));
     };
     let error_url = found.error_url.clone().unwrap_or(default_error);
     // The state must come back to the browser that started it; from any other it
@@ -202,19 +192,19 @@ pub async fn callback(
     let same_browser =
         browser_state.is_some_and(|b| bool::from(b.as_bytes().ct_eq(oauth_state.as_bytes())));
     if found.provider_id != provider_id || !same_browser {
-        return Ok(refused(state, &error_url, Refusal::StateMismatch, false));
+        return Ok(refused(&error_url, Refusal::StateMismatch, false));
     }
     let Some(flow) = oauth_states::take(&db, &hash).await? else {
         // Another request consumed it a moment ago.
-        return Ok(refused(state, &error_url, Refusal::StateMismatch, true));
+        return Ok(refused(&error_url, Refusal::StateMismatch, true));
     };
     drop(db);
     if flow.expires_at < Utc::now() {
-        return Ok(refused(state, &error_url, Refusal::StateMismatch, true));
+        return Ok(refused(&error_url, Refusal::StateMismatch, true));
     }
     match finish(state, provider_id, params, &flow, client).await? {
         Ok(done) => Ok(done),
-        Err(refusal) => Ok(refused(state, &error_url, refusal, true)),
+        Err(refusal) => Ok(refused(&error_url, refusal, true)),
     }
 }
 
@@ -594,13 +584,12 @@ fn provider_error_code(error: &str) -> String {
 }
 
 /// Logs the refusal (its reason, never a token) and builds the redirect.
-fn refused(state: &AppState, base: &str, refusal: Refusal, clear_state: bool) -> Finished {
+fn refused(base: &str, refusal: Refusal, clear_state: bool) -> Finished {
     tracing::info!(code = refusal.code(), reason = ?refusal, "social sign-in refused");
     let mut params = vec![("error", refusal.code().to_owned())];
     if let Refusal::ProviderSaid(_, Some(description)) = &refusal {
         params.push(("error_description", description.chars().take(256).collect()));
     }
-    let _ = state;
     Finished::Refused {
         location: with_params(base, &params),
         clear_state,

@@ -125,7 +125,9 @@ impl VerifierConfig {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// Whether `url` names a loopback host (`localhost`, 127.0.0.0/8, `[::1]`): the
+/// only hosts plain http is allowed to.
+pub fn is_loopback(url: &Url) -> bool {
     match url.host_str() {
         Some(host) if host.eq_ignore_ascii_case("localhost") => true,
         // IPv6 hosts come bracketed (`[::1]`).

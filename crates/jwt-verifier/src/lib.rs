@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use auth_wire::{AccessClaims, Audience, ServiceClaims};
-pub use config::{VerifierConfig, DEFAULT_MIN_JWKS_TTL, DEFAULT_UNKNOWN_KID_COOLDOWN};
+pub use config::{is_loopback, VerifierConfig, DEFAULT_MIN_JWKS_TTL, DEFAULT_UNKNOWN_KID_COOLDOWN};
 pub use error::{ConfigError, VerifyError};
 pub use token::TokenKind;
 

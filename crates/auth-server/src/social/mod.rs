@@ -234,11 +234,6 @@ impl Providers {
     pub fn get(&self, id: &str) -> Option<&Provider> {
         self.by_id.get(id)
     }
-
-    /// The configured ids.
-    pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.by_id.keys().map(String::as_str)
-    }
 }
 
 /// Scopes as Better Auth stores them: comma-joined.
