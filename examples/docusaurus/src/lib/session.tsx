@@ -35,6 +35,11 @@ export function useRequireAuth(): NonNullable<SessionData> | null {
   const { data, isPending } = useAuth();
   const history = useHistory();
   const location = useLocation();
+  // A protected page that mounts is not the one being left (declared first, so it
+  // runs before the check below).
+  useEffect(() => {
+    leaving = false;
+  }, []);
   useEffect(() => {
     if (!isPending && !data && !leaving) {
       const next = location.pathname + location.search;

@@ -164,8 +164,9 @@ function DeleteAccount() {
       return setError(describeError(error));
     }
     forgetSession();
+    // `leaving` stays set until the next protected page mounts: the session
+    // signal may land before this page unmounts, and must not bounce it to log in.
     history.replace("/?deleted=1");
-    setLeaving(false);
   }
   return (
     <section aria-labelledby="delete-heading">
